@@ -1,0 +1,172 @@
+"""Fetch a video with yt-dlp (or take a local file) into a job folder."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse
+
+from . import media
+from .errors import Cancelled, DownloadError, SourceError
+from .options import AnalysisOptions, ProgressCallback, no_progress
+from .types import VideoInfo
+
+_HEIGHTS = {"360p": 360, "480p": 480, "720p": 720, "1080p": 1080}
+
+
+def format_selector(resolution: str) -> str:
+    """Best video+audio at or under the height, else the best there is."""
+    height = _HEIGHTS.get(resolution)
+    if height is None:
+        return "bv*+ba/b"
+    return f"bv*[height<={height}]+ba/b[height<={height}]/bv*+ba/b"
+
+
+def is_url(source: str) -> bool:
+    return urlparse(source).scheme in ("http", "https")
+
+
+def explain_download_error(message: str) -> str:
+    """Turn yt-dlp's multi-part error text into one line a person understands."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", message).replace("ERROR: ", "").strip()
+    lowered = text.lower()
+    rules = [
+        ("unsupported url", "No video was found at this address (the site is not supported or the page has no video)."),
+        ("http error 404", "The video was not found (HTTP 404)."),
+        ("http error 403", "Access to the video was refused (HTTP 403)."),
+        ("http error 410", "The video has been removed (HTTP 410)."),
+        ("private video", "This video is private."),
+        ("video unavailable", "This video is unavailable (removed or blocked)."),
+        ("has been removed", "This video has been removed."),
+        ("sign in to confirm your age", "This video is age-restricted and needs a signed-in account."),
+        ("requested format is not available", "No downloadable format was found for this video."),
+        ("no video formats found", "No downloadable format was found for this video."),
+        ("max-filesize", "The video is larger than the configured size limit."),
+        ("file is larger than max-filesize", "The video is larger than the configured size limit."),
+        ("connection refused", "The host refused the connection; check the address."),
+        ("name or service not known", "The host could not be found; check the address and the network."),
+        ("temporary failure in name resolution", "The host could not be found; check the address and the network."),
+        ("timed out", "The host did not answer in time."),
+        ("network is unreachable", "The network is unreachable."),
+    ]
+    for needle, explanation in rules:
+        if needle in lowered:
+            return explanation
+    first_line = text.splitlines()[0] if text else "unknown error"
+    return f"Download failed: {first_line[:300]}"
+
+
+class _QuietLogger:
+    """Keeps yt-dlp off the terminal; errors surface through the raised exception."""
+
+    def debug(self, msg):
+        pass
+
+    def info(self, msg):
+        pass
+
+    def warning(self, msg):
+        pass
+
+    def error(self, msg):
+        pass
+
+
+def _download_url(url: str, dest: Path, options: AnalysisOptions, progress: ProgressCallback) -> dict:
+    import yt_dlp
+
+    def hook(status: dict) -> None:
+        if status.get("status") != "downloading":
+            return
+        done = status.get("downloaded_bytes") or 0
+        total = status.get("total_bytes") or status.get("total_bytes_estimate") or 0
+        speed, eta = status.get("speed"), status.get("eta")
+        detail = f"{done / 1e6:.1f} MB"
+        if total:
+            detail += f" of {total / 1e6:.1f} MB"
+        if speed:
+            detail += f" at {speed / 1e6:.1f} MB/s"
+        if eta is not None:
+            detail += f", {int(eta)} s left"
+        progress("download", done / total if total else 0.0, detail)
+
+    def duration_filter(info, *, incomplete):
+        limit = options.max_duration_seconds
+        duration = info.get("duration")
+        if limit and duration and duration > limit:
+            return f"The video is {int(duration)} s long, over the limit of {limit} s."
+        return None
+
+    ydl_options = {
+        "format": format_selector(options.resolution),
+        "outtmpl": {"default": str(dest / "video.%(ext)s")},
+        "merge_output_format": "mp4",
+        "noplaylist": True,
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": True,
+        "logger": _QuietLogger(),
+        "progress_hooks": [hook],
+        "match_filter": duration_filter,
+        "socket_timeout": 20,
+        "retries": 2,
+        "fragment_retries": 2,
+        "cachedir": False,
+        "writethumbnail": False,
+    }
+    if options.max_filesize_mb:
+        ydl_options["max_filesize"] = options.max_filesize_mb * 1024 * 1024
+    if options.ffmpeg_path:
+        ydl_options["ffmpeg_location"] = media.ffmpeg_binary(options.ffmpeg_path)
+    try:
+        with yt_dlp.YoutubeDL(ydl_options) as ydl:
+            info = ydl.extract_info(url, download=True)
+    except Cancelled:
+        raise
+    except yt_dlp.utils.DownloadError as error:
+        if isinstance(getattr(error, "exc_info", [None, None])[1], Cancelled):
+            raise Cancelled() from None
+        raise DownloadError(explain_download_error(str(error))) from None
+    except yt_dlp.utils.YoutubeDLError as error:
+        raise DownloadError(explain_download_error(str(error))) from None
+    if info is None:
+        raise DownloadError("The video was skipped: it is over the configured duration limit.")
+    if info.get("_type") == "playlist":
+        raise DownloadError("This address is a playlist; paste the address of a single video.")
+    return info
+
+
+def _find_video(dest: Path) -> Path:
+    files = [p for p in dest.glob("video.*") if not p.name.endswith((".part", ".ytdl", ".json"))]
+    if not files:
+        raise DownloadError("The download finished but no video file was written; the size limit may have been hit.")
+    return max(files, key=lambda p: p.stat().st_size)
+
+
+def download(source: str, dest: str | os.PathLike, options: AnalysisOptions,
+             progress: ProgressCallback = no_progress) -> VideoInfo:
+    """Put the source video in `dest` and describe it; raise a typed error if it can't be used."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    if is_url(source):
+        progress("download", 0.0, "starting")
+        info = _download_url(source, dest, options, progress)
+        path = _find_video(dest)
+        title = info.get("title") or path.stem
+        meta = dict(uploader=info.get("uploader"), thumbnail=info.get("thumbnail"),
+                    webpage_url=info.get("webpage_url") or source)
+    elif options.allow_local_files and Path(source).is_file():
+        path = dest / ("video" + (Path(source).suffix or ".mp4"))
+        if Path(source).resolve() != path.resolve():
+            shutil.copyfile(source, path)
+        title = Path(source).stem
+        meta = dict(uploader=None, thumbnail=None, webpage_url=None)
+    else:
+        raise SourceError(f"'{source[:200]}' is neither an http(s) URL nor a readable file.")
+    progress("download", 1.0, "done")
+    probed = media.probe(path, options.ffmpeg_path)
+    if options.max_duration_seconds and probed.duration > options.max_duration_seconds:
+        raise DownloadError(f"The video is {int(probed.duration)} s long, over the limit of {options.max_duration_seconds} s.")
+    return VideoInfo(source=source, path=str(path), title=title, duration=probed.duration,
+                     width=probed.width, height=probed.height, **meta)

