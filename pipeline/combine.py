@@ -1,0 +1,94 @@
+"""Words + speaker turns -> speaker-tagged segments with a type and a sentiment."""
+from __future__ import annotations
+
+import bisect
+import functools
+import os
+
+from .types import Segment, SpeakerTurn, Word
+
+SENTENCE_END = (".", "?", "!")
+LONG_PAUSE = 1.0  # seconds of silence that end a segment even mid-sentence
+UNKNOWN_SPEAKER = "SPEAKER_??"
+
+
+@functools.lru_cache(maxsize=1)
+def _sentiment_analyzer():
+    """nltk's VADER with the lexicon the vaderSentiment package ships: no nltk.download at run time."""
+    import nltk
+    import vaderSentiment
+    from nltk.sentiment.vader import SentimentIntensityAnalyzer
+
+    lexicon_dir = os.path.dirname(vaderSentiment.__file__)
+    if lexicon_dir not in nltk.data.path:
+        nltk.data.path.append(lexicon_dir)  # nltk only opens resources under its data paths
+    return SentimentIntensityAnalyzer(lexicon_file="vader_lexicon.txt")
+
+
+def sentiment(text: str) -> float:
+    return round(_sentiment_analyzer().polarity_scores(text)["compound"], 3)
+
+
+def assign_speakers(words: list[Word], turns: list[SpeakerTurn]) -> list[Word]:
+    """Give each word the speaker whose turn overlaps it most (nearest turn when none does)."""
+    if not turns:
+        for word in words:
+            word.speaker = UNKNOWN_SPEAKER
+        return words
+    turns = sorted(turns, key=lambda t: t.start)
+    starts = [t.start for t in turns]
+    for word in words:
+        lo = max(bisect.bisect_right(starts, word.start) - 2, 0)
+        hi = bisect.bisect_right(starts, word.end)
+        overlaps: dict[str, float] = {}
+        for turn in turns[lo:hi]:
+            overlap = min(word.end, turn.end) - max(word.start, turn.start)
+            if overlap > 0:
+                overlaps[turn.speaker] = overlaps.get(turn.speaker, 0.0) + overlap
+        if overlaps:
+            word.speaker = max(overlaps, key=overlaps.get)
+        else:
+            middle = (word.start + word.end) / 2
+            nearest = min(turns[max(lo - 1, 0):hi + 1] or turns,
+                          key=lambda t: min(abs(middle - t.start), abs(middle - t.end)))
+            word.speaker = nearest.speaker
+    return words
+
+
+def ends_sentence(text: str) -> bool:
+    return text.rstrip("\"')]").endswith(SENTENCE_END)
+
+
+def _split(words: list[Word]) -> list[list[Word]]:
+    groups: list[list[Word]] = []
+    for word in words:
+        if groups:
+            last = groups[-1][-1]
+            same = word.speaker == last.speaker and not ends_sentence(last.text) and word.start - last.end < LONG_PAUSE
+            if same:
+                groups[-1].append(word)
+                continue
+        groups.append([word])
+    return groups
+
+
+def _kind(text: str, previous: Segment | None, speaker: str) -> str:
+    if text.rstrip().endswith("?"):
+        return "question"
+    if previous is not None and previous.kind == "question" and previous.speaker != speaker:
+        return "answer"
+    return "statement"
+
+
+def build_segments(words: list[Word]) -> list[Segment]:
+    """Cut at speaker changes, sentence ends and long pauses; tag type and sentiment."""
+    segments: list[Segment] = []
+    for group in _split(words):
+        text = " ".join(w.text for w in group)
+        speaker = group[0].speaker or UNKNOWN_SPEAKER
+        previous = segments[-1] if segments else None
+        segments.append(Segment(
+            start=group[0].start, end=group[-1].end, speaker=speaker, text=text,
+            kind=_kind(text, previous, speaker), sentiment=sentiment(text), word_count=len(group),
+        ))
+    return segments
