@@ -56,7 +56,7 @@ class Recording:
                        for u in self.utterances)
 
 
-def _wav_duration(path: Path) -> float:
+def wav_duration(path: Path) -> float:
     with wave.open(str(path)) as handle:
         return handle.getnframes() / handle.getframerate()
 
@@ -70,7 +70,7 @@ def speak(text: str, voice: dict, out: Path) -> float:
                     "silence", "1", "0.02", "0.5%", "reverse", "silence", "1", "0.02", "0.5%", "reverse"],
                    check=True, timeout=60)
     raw.unlink()
-    return _wav_duration(out)
+    return wav_duration(out)
 
 
 def dialogue(lines: list[tuple[str, str]], out: Path, pause: float = 0.6, lead: float = 0.5,
@@ -95,7 +95,7 @@ def dialogue(lines: list[tuple[str, str]], out: Path, pause: float = 0.6, lead: 
         parts += [part, silence]
         clock += duration + pause
     subprocess.run(["sox", *map(str, parts), str(out)], check=True, timeout=120)
-    return Recording(wav=out, duration=_wav_duration(out), utterances=utterances)
+    return Recording(wav=out, duration=wav_duration(out), utterances=utterances)
 
 
 def mux_video(wav: Path | None, out: Path, duration: float, size: str = "640x360", rate: int = 25) -> Path:
