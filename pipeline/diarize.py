@@ -66,17 +66,22 @@ def run_pyannote(audio: np.ndarray, options: AnalysisOptions, progress: Progress
 
     def hook(step_name, step_artifact, file=None, total=None, completed=None):
         if total:
-            progress("diarize", completed / total, step_name)
+            # pyannote's inference reports completed = chunk index + batch size, which overshoots total
+            progress("diarize", min(1.0, float(completed) / total), step_name)
 
     # Audio passed in memory: pyannote then needs no decoder of its own.
     file = {"waveform": torch.from_numpy(audio).unsqueeze(0), "sample_rate": embedded_diarizer.SAMPLE_RATE}
     output = pipeline(file, hook=hook, **_speaker_kwargs(options))
     # pyannote.audio 4 returns DiarizeOutput; 3.x pipelines return the Annotation itself.
     annotation = getattr(output, "speaker_diarization", output)
-    names = {label: f"SPEAKER_{i:02d}" for i, label in enumerate(
-        dict.fromkeys(label for _, _, label in annotation.itertracks(yield_label=True)))}
-    return [SpeakerTurn(start=round(seg.start, 3), end=round(seg.end, 3), speaker=names[label])
-            for seg, _, label in annotation.itertracks(yield_label=True)]
+    # pyannote zero-pads the last window and can label speech in that padding, past the end of
+    # the audio (pyannote/pyannote-audio#1611): clip turns to the audio.
+    duration = len(audio) / embedded_diarizer.SAMPLE_RATE
+    tracks = [(round(seg.start, 3), round(min(seg.end, duration), 3), label)
+              for seg, _, label in annotation.itertracks(yield_label=True)]
+    tracks = [track for track in tracks if track[0] < track[1]]
+    names = {label: f"SPEAKER_{i:02d}" for i, label in enumerate(dict.fromkeys(label for *_, label in tracks))}
+    return [SpeakerTurn(start=start, end=end, speaker=names[label]) for start, end, label in tracks]
 
 
 def run_embedded(audio: np.ndarray, options: AnalysisOptions) -> list[SpeakerTurn]:
