@@ -72,3 +72,65 @@ def media_server(media_dir):
     server = MediaServer(media_dir)
     yield server
     server.close()
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LiveServer:
+    """`python app.py` under the real Waitress server, in its own process, on a free port."""
+
+    def __init__(self, root: Path, **env):
+        self.root = root
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "PORT": str(self.port), "HOST": "127.0.0.1",
+                    "DATABASE_PATH": str(root / "instance" / "videos.db"),
+                    "DOWNLOAD_DIR": str(root / "downloads"), "PROCESSED_CLIPS_DIR": str(root / "clips"),
+                    "MODELS_DIR": str(MODELS_DIR), "ALLOW_PRIVATE_URLS": "1", "PYTHONUNBUFFERED": "1",
+                    **{key: str(value) for key, value in env.items()}}
+        self.process = None
+        self.log = root / "server.log"
+
+    def start(self, timeout: float = 60.0) -> "LiveServer":
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=self.env,
+                                        stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(self.base_url + "/api/jobs?limit=1", timeout=2)
+                return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    def kill(self, sig=None) -> None:
+        import signal
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig or signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        import signal
+        self.kill(signal.SIGTERM)
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    server = LiveServer(tmp_path / "app").start()
+    yield server
+    server.stop()

@@ -1,0 +1,108 @@
+"""The web app: `create_app()` builds it; `python app.py` serves it with Waitress and starts the worker."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from datetime import datetime
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+import db
+from config import ConfigError, Settings, load_settings
+from events import Broadcaster
+from worker import Worker
+
+csrf = CSRFProtect()
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app; `config` may override settings (any SETTINGS name) and START_WORKER / WARM_UP."""
+    config = dict(config or {})
+    start_worker = config.pop("START_WORKER", True)
+    warm_up = config.pop("WARM_UP", True)
+    settings: Settings = load_settings(config)
+    for folder in (settings.download_dir, settings.processed_clips_dir, settings.database_path.parent):
+        folder.mkdir(parents=True, exist_ok=True)
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.flask_secret_key, SETTINGS=settings,
+                      WTF_CSRF_TIME_LIMIT=None, MAX_CONTENT_LENGTH=1024 * 1024)
+    db.init_app(app)
+    csrf.init_app(app)
+
+    from views import api, events, files, pages
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(files.bp)
+    app.register_blueprint(events.bp)
+    app.register_blueprint(api.bp)
+    # The JSON API is protected by requiring a JSON body type (browsers cannot send one
+    # cross-site without a CORS preflight, which we never grant) instead of a form token.
+    csrf.exempt(api.bp)
+    app.before_request(_api_requires_json)
+
+    broadcaster = Broadcaster()
+    worker = Worker(settings, broadcaster)
+    app.extensions["broadcaster"] = broadcaster
+    app.extensions["worker"] = worker
+    if start_worker:
+        worker.start(warm_up=warm_up)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        message = "The form expired or did not come from this app; reload the page and try again."
+        if request.accept_mimetypes.best == "application/json" or request.is_json:
+            return jsonify(error=message), 400
+        return render_template("pages/message.html", title="Request refused", message=message), 400
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        if request.path.startswith("/api/"):
+            return jsonify(error="Not found."), 404
+        return render_template("pages/message.html", title="Not found",
+                               message="There is nothing at this address; the job may have been deleted."), 404
+
+    @app.template_filter("datetime")
+    def format_datetime(epoch):
+        return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S") if epoch else ""
+
+    @app.context_processor
+    def queue_counts():
+        return {"nav_errors": db.count_jobs(db.get_db(), "Error")}
+
+    return app
+
+
+def _api_requires_json():
+    if request.path.startswith("/api/") and request.method == "POST" and not request.is_json:
+        return jsonify(error="Send JSON with Content-Type: application/json."), 415
+    return None
+
+
+def main() -> int:
+    from dotenv import load_dotenv
+    from waitress import serve
+
+    load_dotenv()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+    if not os.environ.get("HUGGING_FACE_TOKEN"):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read by huggingface_hub at import: set it first
+    try:
+        app = create_app()
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 2
+    settings = app.config["SETTINGS"]
+    print(f"Serving on http://{settings.host}:{settings.port}", flush=True)
+    try:
+        serve(app, host=settings.host, port=settings.port, threads=settings.waitress_threads,
+              channel_timeout=120, ident="clipper")
+    finally:
+        app.extensions["worker"].stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

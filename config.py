@@ -1,0 +1,150 @@
+"""Settings, read once from the environment (and .env) with defaults, help and validation in one place."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from pipeline.options import DIARIZATION_BACKENDS, RESOLUTIONS, AnalysisOptions
+
+ROOT = Path(__file__).resolve().parent
+
+
+class ConfigError(Exception):
+    """A setting has a value the app cannot use; the message names it."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected 1/0, true/false, yes/no")
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a positive whole number")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("must be a positive number")
+    return number
+
+
+def _choice(options):
+    def parse(value: str) -> str:
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return value
+    return parse
+
+
+def _optional_int(value: str) -> int | None:
+    return _positive_int(value) if value.strip() else None
+
+
+# (environment variable, default, parser, help) — the one list of what can be configured.
+SETTINGS = [
+    ("HOST", "127.0.0.1", str, "address to listen on"),
+    ("PORT", "5001", _positive_int, "port to listen on"),
+    ("WAITRESS_THREADS", "24", _positive_int, "server threads; each open page's live stream holds one"),
+    ("FLASK_SECRET_KEY", "", str, "session signing key; generated once into instance/ when empty"),
+    ("DATABASE_PATH", "instance/videos.db", str, "SQLite database file"),
+    ("DOWNLOAD_DIR", "downloads", str, "where videos and analysis files go, one folder per job"),
+    ("PROCESSED_CLIPS_DIR", "processed_clips", str, "where cut clips go, one folder per job"),
+    ("MODELS_DIR", "instance/models", str, "where the bundled Whisper model is unpacked"),
+    ("FASTER_WHISPER_MODEL", "base", str, "Whisper size name (base is bundled) or a local model folder"),
+    ("FASTER_WHISPER_COMPUTE_TYPE", "default", str, "int8 on CPU and float16 on CUDA when 'default'"),
+    ("FASTER_WHISPER_DEVICE", "auto", _choice(("auto", "cpu", "cuda")), "device for Whisper"),
+    ("HUGGING_FACE_TOKEN", "", str, "token for pyannote hub pipelines; empty keeps everything offline"),
+    ("PYANNOTE_PIPELINE", "pyannote/speaker-diarization-community-1", str, "pyannote hub id or local pipeline folder"),
+    ("DIARIZATION_BACKEND", "auto", _choice(DIARIZATION_BACKENDS), "auto, embedded or pyannote"),
+    ("FFMPEG_PATH", "", str, "ffmpeg binary or its folder; empty uses the one on PATH"),
+    ("CLIP_MIN_SECONDS", "15", _positive_float, "shortest proposed clip"),
+    ("CLIP_MAX_SECONDS", "60", _positive_float, "longest proposed clip, and longest custom clip is 10x this"),
+    ("DEFAULT_RESOLUTION", "720p", _choice(RESOLUTIONS), "download resolution preselected in the form"),
+    ("MAX_FILESIZE_MB", "", _optional_int, "refuse downloads larger than this (empty: no limit)"),
+    ("MAX_DURATION_SECONDS", "", _optional_int, "refuse videos longer than this (empty: no limit)"),
+    ("ALLOW_PRIVATE_URLS", "0", _bool, "allow loopback, private and link-local addresses (off by default)"),
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    waitress_threads: int
+    flask_secret_key: str
+    database_path: Path
+    download_dir: Path
+    processed_clips_dir: Path
+    models_dir: Path
+    faster_whisper_model: str
+    faster_whisper_compute_type: str
+    faster_whisper_device: str
+    hugging_face_token: str
+    pyannote_pipeline: str
+    diarization_backend: str
+    ffmpeg_path: str
+    clip_min_seconds: float
+    clip_max_seconds: float
+    default_resolution: str
+    max_filesize_mb: int | None
+    max_duration_seconds: int | None
+    allow_private_urls: bool
+
+    def analysis_options(self, **job_options) -> AnalysisOptions:
+        """Options for one job: the settings plus what the person chose for it."""
+        return AnalysisOptions(
+            whisper_model=self.faster_whisper_model, compute_type=self.faster_whisper_compute_type,
+            device=self.faster_whisper_device, diarization=self.diarization_backend,
+            pyannote_pipeline=self.pyannote_pipeline, hf_token=self.hugging_face_token or None,
+            clip_min_seconds=self.clip_min_seconds, clip_max_seconds=self.clip_max_seconds,
+            max_filesize_mb=self.max_filesize_mb, max_duration_seconds=self.max_duration_seconds,
+            ffmpeg_path=self.ffmpeg_path or None, models_dir=str(self.models_dir),
+            allow_local_files=False, **job_options,
+        )
+
+
+def _resolve(path: str) -> Path:
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else ROOT / candidate
+
+
+def load_settings(overrides: dict | None = None, environ=os.environ) -> Settings:
+    """Settings from overrides, then the environment, then defaults; ConfigError names a bad one."""
+    overrides = {key.upper(): value for key, value in (overrides or {}).items()}
+    values = {}
+    for name, default, parse, help_text in SETTINGS:
+        raw = overrides.get(name, environ.get(name, default))
+        try:
+            values[name.lower()] = raw if not isinstance(raw, str) else parse(raw)
+        except ValueError as error:
+            raise ConfigError(f"{name}={raw!r} is not valid: {error} ({help_text}).") from None
+    for key in ("database_path", "download_dir", "processed_clips_dir", "models_dir"):
+        values[key] = _resolve(str(values[key]))
+    if values["clip_min_seconds"] > values["clip_max_seconds"]:
+        raise ConfigError("CLIP_MIN_SECONDS must not exceed CLIP_MAX_SECONDS.")
+    if values["ffmpeg_path"] and not Path(values["ffmpeg_path"]).exists():
+        raise ConfigError(f"FFMPEG_PATH={values['ffmpeg_path']!r} does not exist.")
+    if not values["flask_secret_key"]:
+        values["flask_secret_key"] = _stored_secret(values["database_path"].parent)
+    assert {f.name for f in fields(Settings)} == set(values)
+    return Settings(**values)
+
+
+def _stored_secret(instance_dir: Path) -> str:
+    """A secret key generated on first run and kept, so sessions survive restarts."""
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    path = instance_dir / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

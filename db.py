@@ -1,0 +1,294 @@
+"""The SQLite database: schema migrations, connections, and every query the app makes."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from flask import current_app, g
+
+ACTIVE_STATUSES = ("Downloading", "Processing")
+WAITING_STATUSES = ("Pending", "Queued")
+UNFINISHED_STATUSES = WAITING_STATUSES + ACTIVE_STATUSES
+FINISHED_STATUSES = ("Processed", "Error", "Cancelled")
+
+# Numbered migrations; PRAGMA user_version records how many have run.
+MIGRATIONS = [
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL,
+        title TEXT,
+        status TEXT NOT NULL DEFAULT 'Pending',
+        step TEXT,
+        progress REAL NOT NULL DEFAULT 0,
+        detail TEXT,
+        error TEXT,
+        resolution TEXT NOT NULL,
+        num_speakers INTEGER,
+        min_speakers INTEGER,
+        max_speakers INTEGER,
+        duration REAL,
+        uploader TEXT,
+        thumbnail TEXT,
+        webpage_url TEXT,
+        video_path TEXT,
+        language TEXT,
+        diarization_backend TEXT,
+        diarization_reason TEXT,
+        timings TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        finished_at REAL
+    );
+    CREATE INDEX jobs_created ON jobs (created_at DESC, id DESC);
+    CREATE INDEX jobs_status ON jobs (status);
+    CREATE TABLE segments (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        speaker TEXT NOT NULL,
+        text TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        sentiment REAL NOT NULL
+    );
+    CREATE INDEX segments_job ON segments (job_id, position);
+    CREATE TABLE speaker_turns (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        speaker TEXT NOT NULL
+    );
+    CREATE INDEX turns_job ON speaker_turns (job_id, start);
+    CREATE TABLE candidates (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        rank INTEGER NOT NULL,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        score REAL NOT NULL,
+        reasons TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX candidates_job ON candidates (job_id, rank);
+    CREATE TABLE clips (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        candidate_id INTEGER REFERENCES candidates (id) ON DELETE SET NULL,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        captions INTEGER NOT NULL DEFAULT 0,
+        vertical INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'Creating',
+        filename TEXT,
+        error TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX clips_job ON clips (job_id, id);
+    """,
+]
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A connection with WAL, a busy timeout and foreign keys; rows behave like dicts."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=True)
+    connection.row_factory = sqlite3.Row
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA busy_timeout=10000")
+    connection.execute("PRAGMA foreign_keys=ON")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    """Run the migrations not yet applied, each in its own transaction."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        connection.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number}; COMMIT;")
+
+
+def get_db() -> sqlite3.Connection:
+    """This request's connection."""
+    if "db" not in g:
+        g.db = connect(current_app.config["SETTINGS"].database_path)
+    return g.db
+
+
+def close_db(_error=None) -> None:
+    connection = g.pop("db", None)
+    if connection is not None:
+        connection.close()
+
+
+def init_app(app) -> None:
+    with connect(app.config["SETTINGS"].database_path) as connection:
+        migrate(connection)
+    app.teardown_appcontext(close_db)
+
+
+class transaction:
+    """`with transaction(db):` runs the block in BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error)."""
+
+    def __init__(self, connection: sqlite3.Connection):
+        self.connection = connection
+
+    def __enter__(self):
+        self.connection.execute("BEGIN IMMEDIATE")
+        return self.connection
+
+    def __exit__(self, kind, value, traceback):
+        self.connection.execute("ROLLBACK" if kind else "COMMIT")
+
+
+# --- jobs -------------------------------------------------------------------
+
+def create_job(db, url: str, resolution: str, num_speakers=None, min_speakers=None, max_speakers=None) -> int:
+    now = time.time()
+    cursor = db.execute(
+        "INSERT INTO jobs (url, title, status, resolution, num_speakers, min_speakers, max_speakers, created_at, updated_at)"
+        " VALUES (?, ?, 'Pending', ?, ?, ?, ?, ?, ?)",
+        (url, url, resolution, num_speakers, min_speakers, max_speakers, now, now))
+    return cursor.lastrowid
+
+
+def get_job(db, job_id: int) -> sqlite3.Row | None:
+    return db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+
+
+def list_jobs(db, limit: int = 50, offset: int = 0, status: str | None = None) -> list[sqlite3.Row]:
+    if status:
+        return db.execute("SELECT * FROM jobs WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                          (status, limit, offset)).fetchall()
+    return db.execute("SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                      (limit, offset)).fetchall()
+
+
+def count_jobs(db, status: str | None = None) -> int:
+    if status:
+        return db.execute("SELECT COUNT(*) FROM jobs WHERE status = ?", (status,)).fetchone()[0]
+    return db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+
+
+def queue_counts(db) -> dict:
+    """How many jobs wait and how many run: the numbers the home page shows."""
+    rows = db.execute(
+        "SELECT status, COUNT(*) FROM jobs WHERE status IN (?, ?, ?, ?) GROUP BY status", UNFINISHED_STATUSES
+    ).fetchall()
+    counts = {status: n for status, n in rows}
+    return {"queued": sum(counts.get(s, 0) for s in WAITING_STATUSES),
+            "active": sum(counts.get(s, 0) for s in ACTIVE_STATUSES)}
+
+
+def unfinished_job_for_url(db, url: str) -> sqlite3.Row | None:
+    return db.execute(
+        f"SELECT * FROM jobs WHERE url = ? AND status IN ({','.join('?' * len(UNFINISHED_STATUSES))})",
+        (url, *UNFINISHED_STATUSES)).fetchone()
+
+
+def unfinished_job_ids(db) -> list[int]:
+    return [row[0] for row in db.execute(
+        f"SELECT id FROM jobs WHERE status IN ({','.join('?' * len(UNFINISHED_STATUSES))}) ORDER BY id",
+        UNFINISHED_STATUSES)]
+
+
+def set_job_status(db, job_id: int, status: str, step: str | None = None, progress: float = 0.0,
+                   detail: str | None = None, error: str | None = None) -> None:
+    now = time.time()
+    finished = now if status in FINISHED_STATUSES else None
+    db.execute("UPDATE jobs SET status = ?, step = ?, progress = ?, detail = ?, error = ?, updated_at = ?,"
+               " finished_at = ? WHERE id = ?",
+               (status, step, progress, detail, error, now, finished, job_id))
+
+
+def set_job_progress(db, job_id: int, status: str, step: str, progress: float, detail: str) -> None:
+    db.execute("UPDATE jobs SET status = ?, step = ?, progress = ?, detail = ?, updated_at = ? WHERE id = ?",
+               (status, step, progress, detail, time.time(), job_id))
+
+
+def set_job_video(db, job_id: int, video: dict) -> None:
+    db.execute("UPDATE jobs SET title = ?, duration = ?, uploader = ?, thumbnail = ?, webpage_url = ?,"
+               " video_path = ?, updated_at = ? WHERE id = ?",
+               (video["title"], video["duration"], video.get("uploader"), video.get("thumbnail"),
+                video.get("webpage_url"), video["path"], time.time(), job_id))
+
+
+def save_result(db, job_id: int, result) -> None:
+    """Store an analysis in one transaction, replacing any earlier one (so retries never duplicate)."""
+    with transaction(db):
+        for table in ("segments", "speaker_turns", "candidates"):
+            db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
+        db.executemany(
+            "INSERT INTO segments (job_id, position, start, end, speaker, text, kind, sentiment) VALUES (?,?,?,?,?,?,?,?)",
+            [(job_id, i, s.start, s.end, s.speaker, s.text, s.kind, s.sentiment) for i, s in enumerate(result.segments)])
+        db.executemany("INSERT INTO speaker_turns (job_id, start, end, speaker) VALUES (?,?,?,?)",
+                       [(job_id, t.start, t.end, t.speaker) for t in result.turns])
+        db.executemany(
+            "INSERT INTO candidates (job_id, rank, start, end, score, reasons, text) VALUES (?,?,?,?,?,?,?)",
+            [(job_id, i + 1, c.start, c.end, c.score, json.dumps(c.reasons), c.text)
+             for i, c in enumerate(result.candidates)])
+        video = result.video
+        db.execute("UPDATE jobs SET title = ?, duration = ?, uploader = ?, thumbnail = ?, webpage_url = ?,"
+                   " video_path = ?, language = ?, diarization_backend = ?, diarization_reason = ?, timings = ?"
+                   " WHERE id = ?",
+                   (video.title, video.duration, video.uploader, video.thumbnail, video.webpage_url, video.path,
+                    result.language, result.diarization_backend, result.diarization_reason,
+                    json.dumps(result.timings), job_id))
+        set_job_status(db, job_id, "Processed", step="done", progress=1.0)
+
+
+def delete_job(db, job_id: int) -> None:
+    db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+
+def segments_for(db, job_id: int) -> list[sqlite3.Row]:
+    return db.execute("SELECT * FROM segments WHERE job_id = ? ORDER BY position", (job_id,)).fetchall()
+
+
+def turns_for(db, job_id: int) -> list[sqlite3.Row]:
+    return db.execute("SELECT * FROM speaker_turns WHERE job_id = ? ORDER BY start", (job_id,)).fetchall()
+
+
+def candidates_for(db, job_id: int) -> list[sqlite3.Row]:
+    return db.execute("SELECT * FROM candidates WHERE job_id = ? ORDER BY rank", (job_id,)).fetchall()
+
+
+def get_candidate(db, candidate_id: int) -> sqlite3.Row | None:
+    return db.execute("SELECT * FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
+
+
+def failed_jobs(db, limit: int = 200) -> list[sqlite3.Row]:
+    return db.execute("SELECT * FROM jobs WHERE status = 'Error' ORDER BY finished_at DESC, id DESC LIMIT ?",
+                      (limit,)).fetchall()
+
+
+# --- clips ------------------------------------------------------------------
+
+def create_clip(db, job_id: int, start: float, end: float, captions: bool, vertical: bool,
+                candidate_id: int | None = None) -> int:
+    cursor = db.execute(
+        "INSERT INTO clips (job_id, candidate_id, start, end, captions, vertical, status, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'Creating', ?)",
+        (job_id, candidate_id, start, end, int(captions), int(vertical), time.time()))
+    return cursor.lastrowid
+
+
+def get_clip(db, clip_id: int) -> sqlite3.Row | None:
+    return db.execute("SELECT * FROM clips WHERE id = ?", (clip_id,)).fetchone()
+
+
+def clips_for(db, job_id: int) -> list[sqlite3.Row]:
+    return db.execute("SELECT * FROM clips WHERE job_id = ? ORDER BY id DESC", (job_id,)).fetchall()
+
+
+def unfinished_clip_ids(db) -> list[int]:
+    return [row[0] for row in db.execute("SELECT id FROM clips WHERE status = 'Creating' ORDER BY id")]
+
+
+def finish_clip(db, clip_id: int, filename: str | None, error: str | None = None) -> None:
+    db.execute("UPDATE clips SET status = ?, filename = ?, error = ? WHERE id = ?",
+               ("Failed" if error else "Created", filename, error, clip_id))

@@ -1,0 +1,191 @@
+"""What a person can do to jobs and clips; shared by the pages and the JSON API."""
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import db
+from pipeline.options import RESOLUTIONS
+from worker import clips_dir, job_dir
+
+MAX_URLS_PER_SUBMIT = 50
+
+
+class UserError(Exception):
+    """Bad input from the person; the message is shown to them as is."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class SpeakerOptions:
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+
+
+def _speaker_number(value, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{name} must be a whole number.") from None
+    if not 1 <= number <= 20:
+        raise UserError(f"{name} must be between 1 and 20.")
+    return number
+
+
+def parse_speakers(values: dict) -> SpeakerOptions:
+    speakers = SpeakerOptions(*(_speaker_number(values.get(key), label) for key, label in (
+        ("num_speakers", "Number of speakers"), ("min_speakers", "Minimum speakers"), ("max_speakers", "Maximum speakers"))))
+    if speakers.min_speakers and speakers.max_speakers and speakers.min_speakers > speakers.max_speakers:
+        raise UserError("Minimum speakers must not be more than maximum speakers.")
+    return speakers
+
+
+def _is_private(host: str) -> bool:
+    """True when the host is, or resolves to, a loopback, private, link-local or reserved address."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        return host.lower() in ("localhost",) or host.lower().endswith(".localhost")
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
+            return True
+    return False
+
+
+def check_url(url: str, allow_private: bool) -> str:
+    """The URL if it may be downloaded; a UserError saying why not otherwise."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https"):
+        raise UserError(f"'{url[:100]}' is not a web address: only http:// and https:// URLs are accepted.")
+    host = parsed.hostname or ""
+    if not host or (" " in url) or ("." not in host and host != "localhost" and ":" not in host):
+        raise UserError(f"'{url[:100]}' is not a valid URL.")
+    if not allow_private and _is_private(host):
+        raise UserError(f"'{url[:100]}' points to a private or local address, which is not allowed "
+                        "(set ALLOW_PRIVATE_URLS=1 to allow it).")
+    return url
+
+
+def submit(connection, worker, settings, urls_text: str, resolution: str, speakers: SpeakerOptions) -> list[int]:
+    """Queue every URL (one per line); all are checked before any is queued."""
+    urls = list(dict.fromkeys(line.strip() for line in (urls_text or "").splitlines() if line.strip()))
+    if not urls:
+        raise UserError("Paste at least one video URL.")
+    if len(urls) > MAX_URLS_PER_SUBMIT:
+        raise UserError(f"At most {MAX_URLS_PER_SUBMIT} URLs at a time.")
+    if resolution not in RESOLUTIONS:
+        raise UserError(f"Resolution must be one of {', '.join(RESOLUTIONS)}.")
+    for url in urls:
+        check_url(url, settings.allow_private_urls)
+        existing = db.unfinished_job_for_url(connection, url)
+        if existing:
+            raise UserError(f"'{url[:100]}' is already in the queue (job {existing['id']}, {existing['status']}).", 409)
+    job_ids = []
+    with db.transaction(connection):
+        for url in urls:
+            job_ids.append(db.create_job(connection, url, resolution, speakers.num_speakers,
+                                         speakers.min_speakers, speakers.max_speakers))
+    for job_id in job_ids:
+        db.set_job_status(connection, job_id, "Queued", step="queued")
+        worker.enqueue(job_id)
+        worker.broadcaster.announce("job", job_id)
+    return job_ids
+
+
+def require_job(connection, job_id: int):
+    job = db.get_job(connection, job_id)
+    if job is None:
+        raise UserError(f"There is no job {job_id}.", 404)
+    return job
+
+
+def cancel(connection, worker, job_id: int) -> None:
+    job = require_job(connection, job_id)
+    if job["status"] not in db.UNFINISHED_STATUSES:
+        raise UserError(f"Job {job_id} is {job['status']}; only queued or running jobs can be cancelled.", 409)
+    if not worker.cancel_running(job_id):
+        db.set_job_status(connection, job_id, "Cancelled", step="cancelled", detail="Cancelled by the user.")
+        worker.broadcaster.announce("job", job_id)
+
+
+def retry(connection, worker, job_id: int) -> None:
+    job = require_job(connection, job_id)
+    if job["status"] not in ("Error", "Cancelled"):
+        raise UserError(f"Job {job_id} is {job['status']}; only failed or cancelled jobs can be retried.", 409)
+    db.set_job_status(connection, job_id, "Queued", step="queued")
+    worker.enqueue(job_id)
+    worker.broadcaster.announce("job", job_id)
+
+
+def _remove_tree(folder: Path, root: Path) -> None:
+    """Delete a job's folder, and only if it really lies inside the configured root."""
+    folder, root = folder.resolve(), root.resolve()
+    if folder.parent == root and folder.is_dir():
+        shutil.rmtree(folder)
+
+
+def delete(connection, worker, settings, job_ids: list[int]) -> int:
+    """Delete jobs with their rows and files; a running one is cancelled first."""
+    if not job_ids:
+        raise UserError("Select at least one job to delete.")
+    for job_id in job_ids:
+        require_job(connection, job_id)
+    for job_id in job_ids:
+        worker.cancel_running(job_id, wait=60)
+        db.delete_job(connection, job_id)
+        _remove_tree(job_dir(settings, job_id), settings.download_dir)
+        _remove_tree(clips_dir(settings, job_id), settings.processed_clips_dir)
+        worker.broadcaster.announce("job", job_id)
+    return len(job_ids)
+
+
+def _seconds(value, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{name} must be a number of seconds.") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise UserError(f"{name} must be a number of seconds.")
+    return number
+
+
+def _flag(value) -> bool:
+    return str(value).lower() in ("1", "true", "on", "yes")
+
+
+def request_clip(connection, worker, settings, job_id: int, values: dict) -> int:
+    """Check a clip request against the video and queue the cut; returns the clip id."""
+    job = require_job(connection, job_id)
+    if job["status"] != "Processed" or not job["video_path"]:
+        raise UserError("Clips can be cut once the job is Processed.", 409)
+    candidate_id = values.get("candidate_id")
+    if candidate_id not in (None, ""):
+        candidate = db.get_candidate(connection, int(_seconds(candidate_id, "candidate_id")))
+        if candidate is None or candidate["job_id"] != job_id:
+            raise UserError("That clip candidate does not belong to this job.", 404)
+        start, end, candidate_id = candidate["start"], candidate["end"], candidate["id"]
+    else:
+        start, end, candidate_id = _seconds(values.get("start"), "Start"), _seconds(values.get("end"), "End"), None
+    duration = job["duration"] or 0
+    longest = settings.clip_max_seconds * 10
+    if start < 0 or end > duration + 0.05:
+        raise UserError(f"The clip must lie within the video (0 to {duration:.1f} s).")
+    if end - start < 0.5:
+        raise UserError("The clip must end at least half a second after it starts.")
+    if end - start > longest:
+        raise UserError(f"A clip may be at most {longest:.0f} s long.")
+    clip_id = db.create_clip(connection, job_id, start, min(end, duration), _flag(values.get("captions")),
+                             _flag(values.get("vertical")), candidate_id)
+    worker.enqueue_clip(clip_id)
+    return clip_id

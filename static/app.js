@@ -1,0 +1,243 @@
+// Live updates (Server-Sent Events), seeking, and Create Clip without reloading.
+// Every page also works without this file: forms post and pages reload.
+(function () {
+  "use strict";
+  const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+  const STATUS_COLOURS = {Pending: "secondary", Queued: "secondary", Downloading: "info", Processing: "primary",
+                          Processed: "success", Error: "danger", Cancelled: "warning"};
+  const UNFINISHED = ["Pending", "Queued", "Downloading", "Processing"];
+
+  function formatSeconds(value) {
+    if (value === null || value === undefined) return "";
+    const whole = Math.floor(value);
+    return Math.floor(whole / 60) + ":" + String(whole % 60).padStart(2, "0");
+  }
+
+  function stepText(job) {
+    let text = job.step || "";
+    if (job.detail && (job.status === "Downloading" || job.status === "Processing")) text += " · " + job.detail;
+    return text;
+  }
+
+  function paintStatus(container, job) {
+    const badge = container.querySelector('[data-field="status"]');
+    if (badge) {
+      badge.textContent = job.status;
+      badge.className = "badge text-bg-" + (STATUS_COLOURS[job.status] || "secondary");
+    }
+    const step = container.querySelector('[data-field="step"]');
+    if (step) step.textContent = stepText(job);
+    const progress = container.querySelector('[data-field="progress"]');
+    if (progress) {
+      const percent = Math.round((job.progress || 0) * 100);
+      progress.setAttribute("aria-valuenow", percent);
+      const bar = progress.querySelector(".progress-bar");
+      bar.style.width = percent + "%";
+      bar.textContent = percent + "%";
+      const running = job.status === "Downloading" || job.status === "Processing";
+      bar.classList.toggle("progress-bar-striped", running);
+      bar.classList.toggle("progress-bar-animated", running);
+      bar.classList.toggle("bg-danger", job.status === "Error");
+    }
+  }
+
+  // --- home: the job table -------------------------------------------------
+  const table = document.getElementById("jobs-table");
+  function upsertRow(job) {
+    let row = table.querySelector('tr[data-job-id="' + job.id + '"]');
+    if (!row) {
+      if (new URLSearchParams(location.search).get("page") > 1) return;  // new jobs belong on page 1
+      row = document.getElementById("job-row-template").content.firstElementChild.cloneNode(true);
+      row.dataset.jobId = job.id;
+      row.querySelector('input[name="job_ids"]').value = job.id;
+      table.tBodies[0].prepend(row);
+      const empty = document.getElementById("no-jobs");
+      if (empty) empty.remove();
+    }
+    const title = row.querySelector('[data-field="title"]');
+    title.textContent = job.title || job.url;
+    title.href = job.details_url;
+    let error = row.querySelector('[data-field="error"]');
+    if (job.error) {
+      if (!error) {
+        error = document.createElement("div");
+        error.className = "small text-danger";
+        error.dataset.field = "error";
+        title.after(error);
+      }
+      error.textContent = job.error;
+    } else if (error) {
+      error.remove();
+    }
+    row.querySelector('[data-field="duration"]').textContent = formatSeconds(job.duration);
+    paintStatus(row, job);
+  }
+
+  function refreshCounts() {
+    fetch("/api/jobs?limit=1").then((r) => r.json()).then((data) => {
+      document.getElementById("count-queued").textContent = data.counts.queued;
+      document.getElementById("count-active").textContent = data.counts.active;
+    }).catch(() => {});
+  }
+
+  if (table) {
+    const source = new EventSource("/events");
+    let countsTimer = null;
+    source.addEventListener("job", (event) => {
+      upsertRow(JSON.parse(event.data));
+      clearTimeout(countsTimer);
+      countsTimer = setTimeout(refreshCounts, 300);
+    });
+    source.addEventListener("deleted", (event) => {
+      const row = table.querySelector('tr[data-job-id="' + JSON.parse(event.data).id + '"]');
+      if (row) row.remove();
+    });
+    source.addEventListener("resync", () => location.reload());
+    document.getElementById("select-all").addEventListener("change", (event) => {
+      table.querySelectorAll('input[name="job_ids"]').forEach((box) => { box.checked = event.target.checked; });
+    });
+  }
+
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      if (form.id === "jobs-form" && !form.querySelector('input[name="job_ids"]:checked')) {
+        event.preventDefault();
+        alert("Select at least one job to delete.");
+        return;
+      }
+      if (!confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
+
+  // --- details: live status, player, timeline, clips ---------------------------
+  const jobBox = document.getElementById("job");
+  if (!jobBox) return;
+  const jobId = jobBox.dataset.jobId;
+  const source = new EventSource("/events?job=" + jobId);
+  source.addEventListener("job", (event) => {
+    const job = JSON.parse(event.data);
+    paintStatus(jobBox, job);
+    // The analysis (segments, candidates) is rendered by the server: reload once it is ready or failed.
+    if (job.status !== jobBox.dataset.status && !UNFINISHED.includes(job.status)) location.reload();
+    jobBox.dataset.status = job.status;
+  });
+  source.addEventListener("clip", (event) => showClip(JSON.parse(event.data)));
+  source.addEventListener("deleted", () => { location.href = "/"; });
+
+  const player = document.getElementById("player");
+  function seek(seconds) {
+    if (!player) return;
+    player.currentTime = seconds;
+    player.play().catch(() => {});
+  }
+  document.querySelectorAll(".segment[data-start]").forEach((link) => {
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      seek(parseFloat(link.dataset.start));
+    });
+  });
+  const timeline = document.getElementById("timeline");
+  if (timeline && player) {
+    const duration = parseFloat(jobBox.dataset.duration) || 1;
+    timeline.addEventListener("click", (event) => {
+      const box = timeline.getBoundingClientRect();
+      seek(duration * (event.clientX - box.left) / box.width);
+    });
+    const playhead = document.getElementById("playhead");
+    const segments = Array.from(document.querySelectorAll("#segments .segment"));
+    player.addEventListener("timeupdate", () => {
+      const x = 1000 * player.currentTime / duration;
+      playhead.setAttribute("x1", x);
+      playhead.setAttribute("x2", x);
+      segments.forEach((s) => s.classList.toggle("active",
+        player.currentTime >= parseFloat(s.dataset.start) && player.currentTime < parseFloat(s.dataset.end)));
+    });
+  }
+
+  const clipList = document.getElementById("clip-list");
+  const waiting = new Map();  // clip id -> state element of the form that asked for it
+
+  function showClip(clip) {
+    const state = waiting.get(clip.id);
+    if (state && clip.status !== "Creating") {
+      state.textContent = clip.status === "Created" ? "Created" : "Failed: " + clip.error;
+      state.className = "small clip-state " + (clip.status === "Created" ? "text-success" : "text-danger");
+      waiting.delete(clip.id);
+    }
+    let card = clipList.querySelector('[data-clip-id="' + clip.id + '"]');
+    if (!card) {
+      card = document.createElement("div");
+      card.className = "card mb-2 clip";
+      card.dataset.clipId = clip.id;
+      card.innerHTML = '<div class="card-body p-2"><div class="small mb-1"></div><div class="clip-body"></div></div>';
+      clipList.prepend(card);
+      const empty = document.getElementById("no-clips");
+      if (empty) empty.remove();
+    }
+    if (card.dataset.status === clip.status) return;
+    card.dataset.status = clip.status;
+    let label = "Clip " + clip.id + " · " + clip.start.toFixed(1) + "–" + clip.end.toFixed(1) + " s";
+    if (clip.captions) label += " · captions";
+    if (clip.vertical) label += " · 9:16";
+    card.querySelector(".small").textContent = label + " · " + clip.status;
+    const body = card.querySelector(".clip-body") || card.querySelector(".card-body");
+    if (clip.status === "Created") {
+      const video = document.createElement("video");
+      video.className = "w-100 rounded bg-black";
+      video.controls = true;
+      video.preload = "metadata";
+      video.src = clip.url;
+      const download = document.createElement("a");
+      download.className = "btn btn-outline-primary btn-sm mt-1";
+      download.href = clip.download_url;
+      download.textContent = "Download MP4";
+      body.replaceChildren(video, download);
+    } else if (clip.status === "Failed") {
+      const error = document.createElement("div");
+      error.className = "text-danger small";
+      error.textContent = clip.error;
+      body.replaceChildren(error);
+    }
+  }
+
+  function pollClip(clipId) {
+    // The event stream normally reports the result; polling covers a dropped stream.
+    fetch("/api/clips/" + clipId).then((r) => r.json()).then((clip) => {
+      showClip(clip);
+      if (clip.status === "Creating") setTimeout(() => pollClip(clipId), 1500);
+    }).catch(() => setTimeout(() => pollClip(clipId), 3000));
+  }
+
+  document.querySelectorAll("form.clip-form").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const state = form.querySelector(".clip-state");
+      const data = new FormData(form);
+      const body = {captions: data.has("captions"), vertical: data.has("vertical")};
+      if (data.get("candidate_id")) body.candidate_id = data.get("candidate_id");
+      else { body.start = data.get("start"); body.end = data.get("end"); }
+      const button = form.querySelector('button[type="submit"]');
+      button.disabled = true;
+      state.className = "small clip-state text-secondary";
+      state.textContent = "Creating…";
+      fetch("/api/jobs/" + jobId + "/clips", {
+        method: "POST", headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken},
+        body: JSON.stringify(body),
+      }).then((r) => r.json().then((payload) => ({ok: r.ok, payload}))).then(({ok, payload}) => {
+        button.disabled = false;
+        if (!ok) {
+          state.className = "small clip-state text-danger";
+          state.textContent = "Failed: " + payload.error;
+          return;
+        }
+        waiting.set(payload.id, state);
+        showClip(payload);
+        setTimeout(() => pollClip(payload.id), 1500);
+      }).catch(() => {
+        button.disabled = false;
+        state.className = "small clip-state text-danger";
+        state.textContent = "Failed: the server did not answer.";
+      });
+    });
+  });
+})();

@@ -1,0 +1,1 @@
+"""Blueprints: pages, the JSON API, the live event stream and file downloads."""

@@ -1,0 +1,127 @@
+"""The JSON API under /api (described in static/openapi.yaml)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+import db
+import jobs
+from jobs import UserError
+from views.serialize import candidate_dict, clip_dict, job_dict, segment_dict, turn_dict
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+MAX_PAGE = 200
+
+
+def _settings():
+    return current_app.config["SETTINGS"]
+
+
+def _worker():
+    return current_app.extensions["worker"]
+
+
+@bp.errorhandler(UserError)
+def user_error(error: UserError):
+    return jsonify(error=str(error)), error.status
+
+
+@bp.errorhandler(404)
+def not_found(_error):
+    return jsonify(error="Not found."), 404
+
+
+@bp.errorhandler(400)
+def bad_request(error):
+    return jsonify(error=getattr(error, "description", "Bad request.")), 400
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise UserError("Send a JSON object with Content-Type: application/json.")
+    return data
+
+
+@bp.get("/jobs")
+def list_jobs():
+    connection = db.get_db()
+    limit = min(max(request.args.get("limit", 50, type=int), 1), MAX_PAGE)
+    offset = max(request.args.get("offset", 0, type=int), 0)
+    status = request.args.get("status") or None
+    rows = db.list_jobs(connection, limit, offset, status)
+    return jsonify(jobs=[job_dict(row) for row in rows], total=db.count_jobs(connection, status),
+                   limit=limit, offset=offset, counts=db.queue_counts(connection))
+
+
+@bp.post("/jobs")
+def create_jobs():
+    data = _body()
+    urls = data.get("urls") or ([data["url"]] if data.get("url") else [])
+    if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+        raise UserError("'urls' must be a list of strings.")
+    connection = db.get_db()
+    job_ids = jobs.submit(connection, _worker(), _settings(), "\n".join(urls),
+                          data.get("resolution") or _settings().default_resolution, jobs.parse_speakers(data))
+    return jsonify(jobs=[job_dict(db.get_job(connection, i)) for i in job_ids]), 201
+
+
+@bp.get("/jobs/<int:job_id>")
+def get_job(job_id: int):
+    return jsonify(job_dict(jobs.require_job(db.get_db(), job_id)))
+
+
+@bp.delete("/jobs/<int:job_id>")
+def delete_job(job_id: int):
+    jobs.delete(db.get_db(), _worker(), _settings(), [job_id])
+    return "", 204
+
+
+@bp.post("/jobs/<int:job_id>/retry")
+def retry_job(job_id: int):
+    connection = db.get_db()
+    jobs.retry(connection, _worker(), job_id)
+    return jsonify(job_dict(db.get_job(connection, job_id)))
+
+
+@bp.post("/jobs/<int:job_id>/cancel")
+def cancel_job(job_id: int):
+    connection = db.get_db()
+    jobs.cancel(connection, _worker(), job_id)
+    return jsonify(job_dict(db.get_job(connection, job_id))), 202
+
+
+@bp.get("/jobs/<int:job_id>/segments")
+def segments(job_id: int):
+    connection = db.get_db()
+    jobs.require_job(connection, job_id)
+    return jsonify(segments=[segment_dict(s) for s in db.segments_for(connection, job_id)],
+                   turns=[turn_dict(t) for t in db.turns_for(connection, job_id)])
+
+
+@bp.get("/jobs/<int:job_id>/candidates")
+def candidates(job_id: int):
+    connection = db.get_db()
+    jobs.require_job(connection, job_id)
+    return jsonify(candidates=[candidate_dict(c) for c in db.candidates_for(connection, job_id)])
+
+
+@bp.get("/jobs/<int:job_id>/clips")
+def list_clips(job_id: int):
+    connection = db.get_db()
+    jobs.require_job(connection, job_id)
+    return jsonify(clips=[clip_dict(c) for c in db.clips_for(connection, job_id)])
+
+
+@bp.post("/jobs/<int:job_id>/clips")
+def create_clip(job_id: int):
+    connection = db.get_db()
+    clip_id = jobs.request_clip(connection, _worker(), _settings(), job_id, _body())
+    return jsonify(clip_dict(db.get_clip(connection, clip_id))), 202
+
+
+@bp.get("/clips/<int:clip_id>")
+def get_clip(clip_id: int):
+    clip = db.get_clip(db.get_db(), clip_id)
+    if clip is None:
+        abort(404)
+    return jsonify(clip_dict(clip))

@@ -1,0 +1,61 @@
+"""Server-Sent Events: each saved change of a job or clip, pushed to open pages."""
+from __future__ import annotations
+
+import json
+import time
+
+from flask import Blueprint, Response, current_app, request, stream_with_context
+
+import db
+from views.serialize import clip_dict, job_dict
+
+bp = Blueprint("events", __name__)
+KEEPALIVE_SECONDS = 15  # a comment line well inside Waitress's 120 s channel_timeout
+STREAM_SECONDS = 300  # then the browser reconnects by itself; bounds how long a thread is held
+
+
+def _event(kind: str, data: dict) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data)}\n\n"
+
+
+@bp.get("/events")
+def stream():
+    """Live job/clip updates; `?job=ID` narrows to one job. Starts with a snapshot, so reconnects see the truth."""
+    app = current_app._get_current_object()
+    settings, broadcaster, worker = app.config["SETTINGS"], app.extensions["broadcaster"], app.extensions["worker"]
+    only_job = request.args.get("job", type=int)
+
+    def job_event(connection, job_id):
+        job = db.get_job(connection, job_id)
+        return _event("job", job_dict(job)) if job else _event("deleted", {"id": job_id})
+
+    def generate():
+        connection = db.connect(settings.database_path)
+        try:
+            version = broadcaster.version
+            yield "retry: 2000\n\n"
+            snapshot = [only_job] if only_job else db.unfinished_job_ids(connection)
+            for job_id in snapshot:
+                yield job_event(connection, job_id)
+            deadline = time.monotonic() + STREAM_SECONDS
+            while time.monotonic() < deadline and not worker.exit_event.is_set():
+                version, changes = broadcaster.wait(version, KEEPALIVE_SECONDS)
+                if changes is None:
+                    yield _event("resync", {})
+                    continue
+                if not changes:
+                    yield ": keep-alive\n\n"
+                    continue
+                for kind, item_id in sorted(changes):
+                    if kind == "job" and (only_job is None or item_id == only_job):
+                        yield job_event(connection, item_id)
+                    elif kind == "clip":
+                        clip = db.get_clip(connection, item_id)
+                        if clip and (only_job is None or clip["job_id"] == only_job):
+                            yield _event("clip", clip_dict(clip))
+        finally:
+            connection.close()
+
+    # stream_with_context keeps the request context, so url_for works while streaming.
+    return Response(stream_with_context(generate()), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

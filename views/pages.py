@@ -1,0 +1,125 @@
+"""The HTML pages: home (submit and queue), job details, error log."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+import db
+import jobs
+from jobs import UserError
+
+bp = Blueprint("pages", __name__)
+PAGE_SIZE = 50
+SPEAKER_COLOURS = ["#0d6efd", "#dc3545", "#198754", "#fd7e14", "#6f42c1", "#20c997", "#d63384", "#6c757d"]
+
+
+def _settings():
+    return current_app.config["SETTINGS"]
+
+
+def _worker():
+    return current_app.extensions["worker"]
+
+
+@bp.get("/")
+def home():
+    connection = db.get_db()
+    page = max(request.args.get("page", 1, type=int), 1)
+    total = db.count_jobs(connection)
+    return render_template(
+        "pages/home.html", jobs=db.list_jobs(connection, PAGE_SIZE, (page - 1) * PAGE_SIZE),
+        counts=db.queue_counts(connection), page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        total=total, settings=_settings(), form=request.args)
+
+
+@bp.post("/jobs")
+def submit():
+    try:
+        speakers = jobs.parse_speakers(request.form)
+        job_ids = jobs.submit(db.get_db(), _worker(), _settings(), request.form.get("urls", ""),
+                              request.form.get("resolution", _settings().default_resolution), speakers)
+    except UserError as error:
+        flash(str(error), "danger")
+        return render_home_with_form(error.status)
+    flash(f"Queued {len(job_ids)} video{'s' if len(job_ids) > 1 else ''}.", "success")
+    return redirect(url_for("pages.home"))
+
+
+def render_home_with_form(status: int):
+    """Re-show the home page with what the person typed, so nothing is lost."""
+    connection = db.get_db()
+    total = db.count_jobs(connection)
+    return render_template(
+        "pages/home.html", jobs=db.list_jobs(connection, PAGE_SIZE, 0), counts=db.queue_counts(connection),
+        page=1, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), total=total, settings=_settings(),
+        form=request.form), status
+
+
+@bp.post("/jobs/delete")
+def delete():
+    try:
+        ids = [int(value) for value in request.form.getlist("job_ids")]
+        count = jobs.delete(db.get_db(), _worker(), _settings(), ids)
+    except ValueError:
+        flash("Job ids must be numbers.", "danger")
+    except UserError as error:
+        flash(str(error), "danger")
+    else:
+        flash(f"Deleted {count} job{'s' if count > 1 else ''}.", "success")
+    return redirect(request.form.get("next") or url_for("pages.home"))
+
+
+@bp.post("/jobs/<int:job_id>/retry")
+def retry(job_id: int):
+    try:
+        jobs.retry(db.get_db(), _worker(), job_id)
+        flash(f"Job {job_id} is queued again.", "success")
+    except UserError as error:
+        flash(str(error), "danger")
+    return redirect(request.form.get("next") or url_for("pages.details", job_id=job_id))
+
+
+@bp.post("/jobs/<int:job_id>/cancel")
+def cancel(job_id: int):
+    try:
+        jobs.cancel(db.get_db(), _worker(), job_id)
+        flash(f"Job {job_id} is being cancelled.", "success")
+    except UserError as error:
+        flash(str(error), "danger")
+    return redirect(request.form.get("next") or url_for("pages.details", job_id=job_id))
+
+
+@bp.post("/jobs/<int:job_id>/clips")
+def create_clip(job_id: int):
+    """The no-JavaScript path for Create Clip: queue the cut and come back to the page."""
+    try:
+        jobs.request_clip(db.get_db(), _worker(), _settings(), job_id, request.form)
+        flash("The clip is being cut; it appears below when ready.", "success")
+    except UserError as error:
+        flash(str(error), "danger")
+    return redirect(url_for("pages.details", job_id=job_id) + "#clips")
+
+
+def _speaker_colours(turns, segments) -> dict:
+    speakers = sorted({row["speaker"] for row in list(turns) + list(segments)})
+    return {speaker: SPEAKER_COLOURS[i % len(SPEAKER_COLOURS)] for i, speaker in enumerate(speakers)}
+
+
+@bp.get("/jobs/<int:job_id>")
+def details(job_id: int):
+    connection = db.get_db()
+    job = db.get_job(connection, job_id)
+    if job is None:
+        abort(404)
+    turns, segments = db.turns_for(connection, job_id), db.segments_for(connection, job_id)
+    candidates = [dict(c, reasons=json.loads(c["reasons"])) for c in db.candidates_for(connection, job_id)]
+    return render_template(
+        "pages/details.html", job=job, turns=turns, segments=segments, candidates=candidates,
+        clips=db.clips_for(connection, job_id), colours=_speaker_colours(turns, segments),
+        timings=json.loads(job["timings"]) if job["timings"] else {}, settings=_settings())
+
+
+@bp.get("/errors")
+def errors():
+    return render_template("pages/errors.html", jobs=db.failed_jobs(db.get_db()))

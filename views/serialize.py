@@ -1,0 +1,45 @@
+"""Rows as JSON: the one shape the API, the event stream and the page scripts share."""
+from __future__ import annotations
+
+import json
+
+from flask import url_for
+
+
+def job_dict(job) -> dict:
+    return {
+        "id": job["id"], "url": job["url"], "title": job["title"], "status": job["status"],
+        "step": job["step"], "progress": job["progress"], "detail": job["detail"], "error": job["error"],
+        "resolution": job["resolution"], "num_speakers": job["num_speakers"],
+        "min_speakers": job["min_speakers"], "max_speakers": job["max_speakers"],
+        "duration": job["duration"], "uploader": job["uploader"], "thumbnail": job["thumbnail"],
+        "webpage_url": job["webpage_url"], "language": job["language"],
+        "diarization_backend": job["diarization_backend"], "diarization_reason": job["diarization_reason"],
+        "timings": json.loads(job["timings"]) if job["timings"] else None,
+        "created_at": job["created_at"], "updated_at": job["updated_at"], "finished_at": job["finished_at"],
+        "details_url": url_for("pages.details", job_id=job["id"]),
+    }
+
+
+def segment_dict(segment) -> dict:
+    return {key: segment[key] for key in ("id", "position", "start", "end", "speaker", "text", "kind", "sentiment")}
+
+
+def turn_dict(turn) -> dict:
+    return {key: turn[key] for key in ("start", "end", "speaker")}
+
+
+def candidate_dict(candidate) -> dict:
+    return {"id": candidate["id"], "rank": candidate["rank"], "start": candidate["start"], "end": candidate["end"],
+            "score": candidate["score"], "reasons": json.loads(candidate["reasons"]), "text": candidate["text"]}
+
+
+def clip_dict(clip) -> dict:
+    created = clip["status"] == "Created"
+    return {
+        "id": clip["id"], "job_id": clip["job_id"], "candidate_id": clip["candidate_id"],
+        "start": clip["start"], "end": clip["end"], "captions": bool(clip["captions"]),
+        "vertical": bool(clip["vertical"]), "status": clip["status"], "error": clip["error"],
+        "url": url_for("files.clip", clip_id=clip["id"]) if created else None,
+        "download_url": url_for("files.clip", clip_id=clip["id"], download=1) if created else None,
+    }

@@ -1,0 +1,200 @@
+"""The background worker: one thread drains the job queue in order; a second cuts clips."""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import db
+from events import Broadcaster
+from pipeline import media, run
+from pipeline.errors import Cancelled, PipelineError
+
+log = logging.getLogger(__name__)
+
+STATUS_FOR_STAGE = {"download": "Downloading"}  # every later stage is "Processing"
+PROGRESS_INTERVAL = 0.5  # seconds between progress writes within one stage
+
+
+def job_dir(settings, job_id: int) -> Path:
+    return settings.download_dir / str(job_id)
+
+
+def clips_dir(settings, job_id: int) -> Path:
+    return settings.processed_clips_dir / str(job_id)
+
+
+class Worker:
+    def __init__(self, settings, broadcaster: Broadcaster):
+        self.settings = settings
+        self.broadcaster = broadcaster
+        self.jobs: queue.Queue[int] = queue.Queue()
+        self.clips: queue.Queue[int] = queue.Queue()
+        self.exit_event = threading.Event()
+        self.current_job_id: int | None = None
+        self._cancel_requested: set[int] = set()
+        self._idle = threading.Condition()
+        self._threads: list[threading.Thread] = []
+
+    # --- life cycle ---------------------------------------------------------
+
+    def start(self, warm_up: bool = True) -> None:
+        """Queue again what a previous run left unfinished, then start the threads."""
+        connection = db.connect(self.settings.database_path)
+        try:
+            for job_id in db.unfinished_job_ids(connection):
+                job = db.get_job(connection, job_id)
+                db.set_job_progress(connection, job_id, "Queued", job["step"] or "queued", job["progress"],
+                                    "resuming after restart")
+                self.jobs.put(job_id)
+            for clip_id in db.unfinished_clip_ids(connection):
+                self.clips.put(clip_id)
+        finally:
+            connection.close()
+        for name, target in (("job-worker", self._job_loop), ("clip-worker", self._clip_loop)):
+            thread = threading.Thread(target=target, name=name, daemon=True, args=(warm_up,) if name == "job-worker" else ())
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self.exit_event.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    # --- requests from the web side -----------------------------------------
+
+    def enqueue(self, job_id: int) -> None:
+        self.jobs.put(job_id)
+
+    def enqueue_clip(self, clip_id: int) -> None:
+        self.clips.put(clip_id)
+
+    def cancel_running(self, job_id: int, wait: float = 0.0) -> bool:
+        """Ask the running job to stop; with `wait`, block until it has. False if it is not running."""
+        with self._idle:
+            if self.current_job_id != job_id:
+                return False
+            self._cancel_requested.add(job_id)
+            if wait:
+                self._idle.wait_for(lambda: self.current_job_id != job_id, timeout=wait)
+        return True
+
+    # --- the job thread ------------------------------------------------------
+
+    def _job_loop(self, warm_up: bool) -> None:
+        connection = db.connect(self.settings.database_path)
+        if warm_up:
+            self._warm_up()
+        while not self.exit_event.is_set():
+            try:
+                job_id = self.jobs.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            try:
+                self._run_job(connection, job_id)
+            except Exception:  # the loop must survive anything a job does
+                log.exception("job %s crashed the worker loop", job_id)
+            finally:
+                with self._idle:
+                    self.current_job_id = None
+                    self._cancel_requested.discard(job_id)
+                    self._idle.notify_all()
+                self.jobs.task_done()
+        connection.close()
+
+    def _warm_up(self) -> None:
+        """Load the models before the first job so it pays no start-up cost."""
+        from pipeline import embedded_diarizer, transcribe
+        try:
+            transcribe.load_model(self.settings.analysis_options())
+            embedded_diarizer.warm_up()
+        except Exception as error:  # a job will report the same problem readably
+            log.warning("warm-up failed: %s", error)
+
+    def _announce(self, job_id: int) -> None:
+        self.broadcaster.announce("job", job_id)
+
+    def _run_job(self, connection, job_id: int) -> None:
+        job = db.get_job(connection, job_id)
+        if job is None or job["status"] not in db.UNFINISHED_STATUSES:
+            return  # deleted or cancelled while it waited
+        with self._idle:
+            self.current_job_id = job_id
+        options = self.settings.analysis_options(
+            resolution=job["resolution"], num_speakers=job["num_speakers"],
+            min_speakers=job["min_speakers"], max_speakers=job["max_speakers"])
+        last = {"stage": None, "time": 0.0}
+
+        def progress(stage: str, fraction: float, detail: str = "") -> None:
+            if job_id in self._cancel_requested or self.exit_event.is_set():
+                raise Cancelled()
+            now = time.monotonic()
+            if stage == last["stage"] and fraction < 1.0 and now - last["time"] < PROGRESS_INTERVAL:
+                return
+            last.update(stage=stage, time=now)
+            db.set_job_progress(connection, job_id, STATUS_FOR_STAGE.get(stage, "Processing"),
+                                stage, round(fraction, 3), detail)
+            if stage == "audio" and fraction == 0.0:
+                self._save_video_info(connection, job_id)
+            self._announce(job_id)
+
+        db.set_job_progress(connection, job_id, "Downloading", "download", 0.0, "starting")
+        self._announce(job_id)
+        try:
+            result = run.analyze(job["url"], job_dir(self.settings, job_id), options, progress)
+            db.save_result(connection, job_id, result)
+        except Cancelled:
+            if self.exit_event.is_set():
+                return  # shutting down: the job stays unfinished and resumes at the next start
+            db.set_job_status(connection, job_id, "Cancelled", step="cancelled", detail="Cancelled by the user.")
+        except PipelineError as error:
+            db.set_job_status(connection, job_id, "Error", step="failed", error=str(error))
+        except Exception as error:
+            log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+            db.set_job_status(connection, job_id, "Error", step="failed",
+                              error=f"Unexpected error ({type(error).__name__}): {error}")
+        self._announce(job_id)
+
+    def _save_video_info(self, connection, job_id: int) -> None:
+        """Show the real title as soon as the download is done."""
+        saved = run.load_stage(job_dir(self.settings, job_id) / "video.json")
+        if saved:
+            db.set_job_video(connection, job_id, saved["data"])
+
+    # --- the clip thread ------------------------------------------------------
+
+    def _clip_loop(self) -> None:
+        connection = db.connect(self.settings.database_path)
+        while not self.exit_event.is_set():
+            try:
+                clip_id = self.clips.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            try:
+                self._cut(connection, clip_id)
+            except Exception:
+                log.exception("clip %s crashed the clip loop", clip_id)
+            finally:
+                self.clips.task_done()
+        connection.close()
+
+    def _cut(self, connection, clip_id: int) -> None:
+        clip = db.get_clip(connection, clip_id)
+        if clip is None or clip["status"] != "Creating":
+            return
+        job = db.get_job(connection, clip["job_id"])
+        filename = f"clip-{clip_id}.mp4"
+        captions = None
+        if clip["captions"]:
+            captions = [media.Caption(s["start"], s["end"], s["text"]) for s in db.segments_for(connection, job["id"])]
+        try:
+            media.cut_clip(job["video_path"], clip["start"], clip["end"], clips_dir(self.settings, job["id"]) / filename,
+                           captions=captions, vertical=bool(clip["vertical"]),
+                           ffmpeg_path=self.settings.ffmpeg_path or None)
+            db.finish_clip(connection, clip_id, filename)
+        except PipelineError as error:
+            db.finish_clip(connection, clip_id, None, error=str(error))
+        self.broadcaster.announce("clip", clip_id)
