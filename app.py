@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from datetime import datetime
 
@@ -95,6 +96,8 @@ def main() -> int:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
     settings = app.config["SETTINGS"]
+    # SIGTERM (service managers, `kill`) stops like Ctrl-C: the worker is told to stop first.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"Serving on http://{settings.host}:{settings.port}", flush=True)
     try:
         serve(app, host=settings.host, port=settings.port, threads=settings.waitress_threads,

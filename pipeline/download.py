@@ -76,11 +76,19 @@ class _QuietLogger:
 def _download_url(url: str, dest: Path, options: AnalysisOptions, progress: ProgressCallback) -> dict:
     import yt_dlp
 
+    shown = {"file": None, "fraction": 0.0}
+
     def hook(status: dict) -> None:
         if status.get("status") != "downloading":
             return
         done = status.get("downloaded_bytes") or 0
         total = status.get("total_bytes") or status.get("total_bytes_estimate") or 0
+        # HLS/DASH re-estimate the total as fragments arrive, so done/total can step back;
+        # the bar only moves forward (per file: video and audio may come one after the other).
+        if status.get("filename") != shown["file"]:
+            shown.update(file=status.get("filename"), fraction=0.0)
+        fraction = min(max(done / total if total else 0.0, shown["fraction"]), 1.0)
+        shown["fraction"] = fraction
         speed, eta = status.get("speed"), status.get("eta")
         detail = f"{done / 1e6:.1f} MB"
         if total:
@@ -89,7 +97,7 @@ def _download_url(url: str, dest: Path, options: AnalysisOptions, progress: Prog
             detail += f" at {speed / 1e6:.1f} MB/s"
         if eta is not None:
             detail += f", {int(eta)} s left"
-        progress("download", done / total if total else 0.0, detail)
+        progress("download", fraction, detail)
 
     def duration_filter(info, *, incomplete):
         limit = options.max_duration_seconds

@@ -69,7 +69,9 @@ def probe(path: str | os.PathLike, ffmpeg_path: str | None = None) -> MediaInfo:
     try:
         done = _run(args, PROBE_TIMEOUT, "Reading the video")
     except MediaError as error:
-        raise MediaError(f"The file is damaged or is not a video ({error}).") from None
+        # ffprobe names the file first; the person already knows which file it is.
+        reason = str(error).replace(f"{path}: ", "")
+        raise MediaError(f"The file is damaged or is not a video ({reason}).") from None
     data = json.loads(done.stdout or "{}")
     streams = data.get("streams", [])
     video = next((s for s in streams if s.get("codec_type") == "video"
@@ -94,7 +96,12 @@ def extract_audio(video: str | os.PathLike, wav: str | os.PathLike, ffmpeg_path:
     args = [ffmpeg_binary(ffmpeg_path), "-nostdin", "-y", "-v", "error", "-i", str(video),
             "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", str(partial)]
     try:
-        _run(args, EXTRACT_TIMEOUT, "Extracting the audio")
+        done = _run(args, EXTRACT_TIMEOUT, "Extracting the audio")
+        # ffmpeg exits 0 on an MP4 cut short (its index promises more than the file holds);
+        # going on would transcribe only the part that arrived as if it were the whole video.
+        if "partial file" in done.stderr:
+            raise MediaError("The video file is truncated (an incomplete download or a damaged upload): "
+                             "its audio stops before the end its index declares.")
         os.replace(partial, wav)
     finally:
         partial.unlink(missing_ok=True)

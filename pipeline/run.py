@@ -17,7 +17,7 @@ RESULT_FILE = "result.json"
 SCHEMA_VERSION = 1
 
 
-def _load_stage(path: Path) -> dict | None:
+def load_stage(path: Path) -> dict | None:
     """A finished stage's saved output, or None when it must run again."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -58,7 +58,7 @@ def analyze(source: str, out_dir: str | Path, options: AnalysisOptions,
         return out_dir / name
 
     # Download: the video file must still be there for the saved metadata to count.
-    saved = _load_stage(stage_file("video.json"))
+    saved = load_stage(stage_file("video.json"))
     if saved and not Path(saved["data"]["path"]).is_file():
         saved = None
     video_data, fresh = _timed(timings, "download", saved,
@@ -79,13 +79,13 @@ def analyze(source: str, out_dir: str | Path, options: AnalysisOptions,
         timings["audio"] = round(time.perf_counter() - started, 3)
         progress("audio", 1.0, "done")
 
-    transcript_data, fresh = _timed(timings, "transcribe", _load_stage(stage_file("transcript.json")),
+    transcript_data, fresh = _timed(timings, "transcribe", load_stage(stage_file("transcript.json")),
                                     lambda: asdict(transcribe.transcribe(str(wav), options, progress)))
     if fresh:
         write_json_atomic(stage_file("transcript.json"), {"seconds": timings["transcribe"], "data": transcript_data})
     transcript = Transcript(**{**transcript_data, "words": [Word(**w) for w in transcript_data["words"]]})
 
-    turns_data, fresh = _timed(timings, "diarize", _load_stage(stage_file("turns.json")),
+    turns_data, fresh = _timed(timings, "diarize", load_stage(stage_file("turns.json")),
                                lambda: _diarization_dict(diarize.diarize(str(wav), options, progress)))
     if fresh:
         write_json_atomic(stage_file("turns.json"), {"seconds": timings["diarize"], "data": turns_data})
