@@ -1,34 +1,43 @@
 # The two commands: `make run` serves the app, `make test` runs every test.
-# Both create .venv and install what is missing first.
+# Each creates .venv and installs what is missing first (Debian packages with apt-get when allowed).
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+RUN_STAMP := $(VENV)/.run-$(shell cksum < requirements.txt | cut -d' ' -f1)
+DEV_STAMP := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench bench-quality screenshots system-deps clean
+.PHONY: run test bench bench-quality screenshots clean
 
-$(STAMP): requirements.txt requirements-dev.txt
-	@bash scripts/system-deps.sh
-	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -r requirements-dev.txt 2>&1 | grep -v "is ignored" || true
-	$(PY) -c "import faster_whisper, pyannote.audio, resemblyzer, flask, playwright"
-	@rm -f $(VENV)/.installed-*
-	@touch $(STAMP)
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
 
-run: $(STAMP)
+$(RUN_STAMP): requirements.txt | $(VENV)/bin/python
+	@bash scripts/system-deps.sh run
+	@echo "Installing Python packages into $(VENV) (first time: a few minutes, about 6 GB)"
+	$(PIP) -r requirements.txt 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import faster_whisper, pyannote.audio, resemblyzer, flask, waitress, yt_dlp"
+	@rm -f $(VENV)/.run-* && touch $@
+
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
+	@bash scripts/system-deps.sh test
+	$(PIP) -r requirements-dev.txt 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import pytest, playwright, jiwer"
+	@rm -f $(VENV)/.dev-* && touch $@
+
+run: $(RUN_STAMP)
 	$(PY) app.py
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(PY) -m pytest
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(PY) -m bench.speed
 	$(PY) -m bench.load
 
-bench-quality: $(STAMP)
+bench-quality: $(DEV_STAMP)
 	$(PY) -m bench.quality
 
-screenshots: $(STAMP)
+screenshots: $(DEV_STAMP)
 	$(PY) -m tests.screenshots
 
 clean:
