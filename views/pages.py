@@ -22,15 +22,19 @@ def _worker():
     return current_app.extensions["worker"]
 
 
-@bp.get("/")
-def home():
+def _render_home(page: int, form, status: int = 200):
+    """The queue page; `form` refills the submit form so nothing typed is lost."""
     connection = db.get_db()
-    page = max(request.args.get("page", 1, type=int), 1)
     total = db.count_jobs(connection)
     return render_template(
         "pages/home.html", jobs=db.list_jobs(connection, PAGE_SIZE, (page - 1) * PAGE_SIZE),
         counts=db.queue_counts(connection), page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
-        total=total, settings=_settings(), form=request.args)
+        total=total, settings=_settings(), form=form), status
+
+
+@bp.get("/")
+def home():
+    return _render_home(max(request.args.get("page", 1, type=int), 1), {})
 
 
 @bp.post("/jobs")
@@ -41,19 +45,9 @@ def submit():
                               request.form.get("resolution", _settings().default_resolution), speakers)
     except UserError as error:
         flash(str(error), "danger")
-        return render_home_with_form(error.status)
+        return _render_home(1, request.form, error.status)
     flash(f"Queued {len(job_ids)} video{'s' if len(job_ids) > 1 else ''}.", "success")
     return redirect(url_for("pages.home"))
-
-
-def render_home_with_form(status: int):
-    """Re-show the home page with what the person typed, so nothing is lost."""
-    connection = db.get_db()
-    total = db.count_jobs(connection)
-    return render_template(
-        "pages/home.html", jobs=db.list_jobs(connection, PAGE_SIZE, 0), counts=db.queue_counts(connection),
-        page=1, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), total=total, settings=_settings(),
-        form=request.form), status
 
 
 @bp.post("/jobs/delete")
