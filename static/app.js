@@ -77,6 +77,7 @@
     fetch("/api/jobs?limit=1").then((r) => r.json()).then((data) => {
       document.getElementById("count-queued").textContent = data.counts.queued;
       document.getElementById("count-active").textContent = data.counts.active;
+      document.getElementById("count-total").textContent = data.total;
     }).catch(() => {});
   }
 
@@ -91,6 +92,7 @@
     source.addEventListener("deleted", (event) => {
       const row = table.querySelector('tr[data-job-id="' + JSON.parse(event.data).id + '"]');
       if (row) row.remove();
+      refreshCounts();
     });
     source.addEventListener("resync", () => location.reload());
     document.getElementById("select-all").addEventListener("change", (event) => {
