@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import os
 
 from .types import Segment, SpeakerTurn, Word
@@ -37,8 +38,12 @@ def assign_speakers(words: list[Word], turns: list[SpeakerTurn]) -> list[Word]:
         return words
     turns = sorted(turns, key=lambda t: t.start)
     starts = [t.start for t in turns]
+    # latest[i]: the turn ending last among turns[:i + 1]. Turns may overlap (pyannote), so a long
+    # turn that began many turns earlier can still cover the word; every turn before `lo` ends before it.
+    latest = list(itertools.accumulate(range(len(turns)), lambda a, b: b if turns[b].end > turns[a].end else a))
+    reach = [turns[i].end for i in latest]
     for word in words:
-        lo = max(bisect.bisect_right(starts, word.start) - 2, 0)
+        lo = bisect.bisect_right(reach, word.start)
         hi = bisect.bisect_right(starts, word.end)
         overlaps: dict[str, float] = {}
         for turn in turns[lo:hi]:
@@ -48,9 +53,12 @@ def assign_speakers(words: list[Word], turns: list[SpeakerTurn]) -> list[Word]:
         if overlaps:
             word.speaker = max(overlaps, key=overlaps.get)
         else:
+            # In a pause (or a zero-length word): the turn closest to its middle (0 when inside one),
+            # which is the furthest-reaching turn starting before it or the first starting after it.
             middle = (word.start + word.end) / 2
-            nearest = min(turns[max(lo - 1, 0):hi + 1] or turns,
-                          key=lambda t: min(abs(middle - t.start), abs(middle - t.end)))
+            after = bisect.bisect_right(starts, middle)
+            nearby = ([turns[latest[after - 1]]] if after else []) + turns[after:after + 1]
+            nearest = min(nearby, key=lambda t: max(t.start - middle, middle - t.end, 0.0))
             word.speaker = nearest.speaker
     return words
 

