@@ -25,15 +25,21 @@ def _bool(value: str) -> bool:
 
 
 def _positive_int(value: str) -> int:
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError("must be a positive whole number") from None
     if number <= 0:
         raise ValueError("must be a positive whole number")
     return number
 
 
 def _positive_float(value: str) -> float:
-    number = float(value)
-    if number <= 0:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError("must be a positive number") from None
+    if number != number or number == float("inf") or number <= 0:
         raise ValueError("must be a positive number")
     return number
 
@@ -73,6 +79,7 @@ SETTINGS = [
     ("MAX_FILESIZE_MB", "", _optional_int, "refuse downloads larger than this (empty: no limit)"),
     ("MAX_DURATION_SECONDS", "", _optional_int, "refuse videos longer than this (empty: no limit)"),
     ("ALLOW_PRIVATE_URLS", "0", _bool, "allow loopback, private and link-local addresses (off by default)"),
+    ("EVENTS_KEEPALIVE_SECONDS", "15", _positive_float, "idle seconds before a live stream sends a keep-alive comment"),
 ]
 
 
@@ -99,6 +106,7 @@ class Settings:
     max_filesize_mb: int | None
     max_duration_seconds: int | None
     allow_private_urls: bool
+    events_keepalive_seconds: float
 
     def analysis_options(self, **job_options) -> AnalysisOptions:
         """Options for one job: the settings plus what the person chose for it."""

@@ -17,7 +17,8 @@ FINISHED_STATUSES = ("Processed", "Error", "Cancelled")
 MIGRATIONS = [
     """
     CREATE TABLE jobs (
-        id INTEGER PRIMARY KEY,
+        -- AUTOINCREMENT: a deleted job's id (and so its folder and open streams) is never reused.
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         url TEXT NOT NULL,
         title TEXT,
         status TEXT NOT NULL DEFAULT 'Pending',
@@ -89,6 +90,12 @@ MIGRATIONS = [
         created_at REAL NOT NULL
     );
     CREATE INDEX clips_job ON clips (job_id, id);
+    -- A counter every change to jobs bumps, whoever makes it: rendered job lists are reused until it moves.
+    CREATE TABLE jobs_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+    INSERT INTO jobs_version (id, version) VALUES (1, 0);
+    CREATE TRIGGER jobs_inserted AFTER INSERT ON jobs BEGIN UPDATE jobs_version SET version = version + 1; END;
+    CREATE TRIGGER jobs_updated AFTER UPDATE ON jobs BEGIN UPDATE jobs_version SET version = version + 1; END;
+    CREATE TRIGGER jobs_deleted AFTER DELETE ON jobs BEGIN UPDATE jobs_version SET version = version + 1; END;
     """,
 ]
 
@@ -126,8 +133,11 @@ def close_db(_error=None) -> None:
 
 
 def init_app(app) -> None:
-    with connect(app.config["SETTINGS"].database_path) as connection:
+    connection = connect(app.config["SETTINGS"].database_path)
+    try:
         migrate(connection)
+    finally:
+        connection.close()
     app.teardown_appcontext(close_db)
 
 
@@ -166,6 +176,11 @@ def list_jobs(db, limit: int = 50, offset: int = 0, status: str | None = None) -
                           (status, limit, offset)).fetchall()
     return db.execute("SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
                       (limit, offset)).fetchall()
+
+
+def jobs_version(db) -> int:
+    """A number that changes whenever any job row is added, changed or deleted."""
+    return db.execute("SELECT version FROM jobs_version").fetchone()[0]
 
 
 def count_jobs(db, status: str | None = None) -> int:

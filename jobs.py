@@ -98,8 +98,8 @@ def submit(connection, worker, settings, urls_text: str, resolution: str, speake
                                          speakers.min_speakers, speakers.max_speakers))
     for job_id in job_ids:
         db.set_job_status(connection, job_id, "Queued", step="queued")
+        worker.announce_job(connection, job_id)  # before the worker can move it on
         worker.enqueue(job_id)
-        worker.broadcaster.announce("job", job_id)
     return job_ids
 
 
@@ -116,7 +116,7 @@ def cancel(connection, worker, job_id: int) -> None:
         raise UserError(f"Job {job_id} is {job['status']}; only queued or running jobs can be cancelled.", 409)
     if not worker.cancel_running(job_id):
         db.set_job_status(connection, job_id, "Cancelled", step="cancelled", detail="Cancelled by the user.")
-        worker.broadcaster.announce("job", job_id)
+        worker.announce_job(connection, job_id)
 
 
 def retry(connection, worker, job_id: int) -> None:
@@ -124,8 +124,8 @@ def retry(connection, worker, job_id: int) -> None:
     if job["status"] not in ("Error", "Cancelled"):
         raise UserError(f"Job {job_id} is {job['status']}; only failed or cancelled jobs can be retried.", 409)
     db.set_job_status(connection, job_id, "Queued", step="queued")
+    worker.announce_job(connection, job_id)
     worker.enqueue(job_id)
-    worker.broadcaster.announce("job", job_id)
 
 
 def _remove_tree(folder: Path, root: Path) -> None:
@@ -146,7 +146,7 @@ def delete(connection, worker, settings, job_ids: list[int]) -> int:
         db.delete_job(connection, job_id)
         _remove_tree(job_dir(settings, job_id), settings.download_dir)
         _remove_tree(clips_dir(settings, job_id), settings.processed_clips_dir)
-        worker.broadcaster.announce("job", job_id)
+        worker.announce_job(connection, job_id)
     return len(job_ids)
 
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -17,6 +19,9 @@ log = logging.getLogger(__name__)
 
 STATUS_FOR_STAGE = {"download": "Downloading"}  # every later stage is "Processing"
 PROGRESS_INTERVAL = 0.5  # seconds between progress writes within one stage
+# The analysis runs at a lower CPU priority than the web threads, so pages stay quick while a job
+# runs. Set on the job thread before any model loads: the model's compute threads and ffmpeg inherit it.
+JOB_NICENESS = 10
 
 
 def job_dir(settings, job_id: int) -> Path:
@@ -25,6 +30,17 @@ def job_dir(settings, job_id: int) -> Path:
 
 def clips_dir(settings, job_id: int) -> Path:
     return settings.processed_clips_dir / str(job_id)
+
+
+def _lower_thread_priority(niceness: int) -> None:
+    """Make the calling thread (and the threads and processes it starts) yield the CPU; Linux only."""
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere PRIO_PROCESS with a thread id would name a process
+    try:
+        thread_id = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread_id, max(os.getpriority(os.PRIO_PROCESS, thread_id), niceness))
+    except OSError as error:
+        log.info("could not lower the job thread's priority: %s", error)
 
 
 class Worker:
@@ -85,6 +101,7 @@ class Worker:
     # --- the job thread ------------------------------------------------------
 
     def _job_loop(self, warm_up: bool) -> None:
+        _lower_thread_priority(JOB_NICENESS)
         connection = db.connect(self.settings.database_path)
         if warm_up:
             self._warm_up()
@@ -114,8 +131,10 @@ class Worker:
         except Exception as error:  # a job will report the same problem readably
             log.warning("warm-up failed: %s", error)
 
-    def _announce(self, job_id: int) -> None:
-        self.broadcaster.announce("job", job_id)
+    def announce_job(self, connection, job_id: int) -> None:
+        """Wake the live streams with the job as just saved (None once it is deleted)."""
+        row = db.get_job(connection, job_id)
+        self.broadcaster.announce("job", job_id, dict(row) if row is not None else None)
 
     def _run_job(self, connection, job_id: int) -> None:
         job = db.get_job(connection, job_id)
@@ -139,10 +158,10 @@ class Worker:
                                 stage, round(fraction, 3), detail)
             if stage == "audio" and fraction == 0.0:
                 self._save_video_info(connection, job_id)
-            self._announce(job_id)
+            self.announce_job(connection, job_id)
 
         db.set_job_progress(connection, job_id, "Downloading", "download", 0.0, "starting")
-        self._announce(job_id)
+        self.announce_job(connection, job_id)
         try:
             result = run.analyze(job["url"], job_dir(self.settings, job_id), options, progress)
             db.save_result(connection, job_id, result)
@@ -156,7 +175,7 @@ class Worker:
             log.error("job %s failed:\n%s", job_id, traceback.format_exc())
             db.set_job_status(connection, job_id, "Error", step="failed",
                               error=f"Unexpected error ({type(error).__name__}): {error}")
-        self._announce(job_id)
+        self.announce_job(connection, job_id)
 
     def _save_video_info(self, connection, job_id: int) -> None:
         """Show the real title as soon as the download is done."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from . import media
-from .errors import Cancelled, DownloadError, SourceError
+from .errors import Cancelled, DownloadError, MediaError, SourceError
 from .options import AnalysisOptions, ProgressCallback, no_progress
 from .types import VideoInfo
 
@@ -173,8 +173,13 @@ def download(source: str, dest: str | os.PathLike, options: AnalysisOptions,
     else:
         raise SourceError(f"'{source[:200]}' is neither an http(s) URL nor a readable file.")
     progress("download", 1.0, "done")
-    probed = media.probe(path, options.ffmpeg_path)
-    if options.max_duration_seconds and probed.duration > options.max_duration_seconds:
-        raise DownloadError(f"The video is {int(probed.duration)} s long, over the limit of {options.max_duration_seconds} s.")
+    try:
+        probed = media.probe(path, options.ffmpeg_path)
+        if options.max_duration_seconds and probed.duration > options.max_duration_seconds:
+            raise DownloadError(f"The video is {int(probed.duration)} s long, "
+                                f"over the limit of {options.max_duration_seconds} s.")
+    except (DownloadError, MediaError):
+        path.unlink(missing_ok=True)  # an unusable file is not kept around
+        raise
     return VideoInfo(source=source, path=str(path), title=title, duration=probed.duration,
                      width=probed.width, height=probed.height, **meta)

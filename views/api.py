@@ -1,11 +1,12 @@
 """The JSON API under /api (described in static/openapi.yaml)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 import db
 import jobs
 from jobs import UserError
+from views.cache import list_cache
 from views.serialize import candidate_dict, clip_dict, job_dict, segment_dict, turn_dict
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -48,9 +49,15 @@ def list_jobs():
     limit = min(max(request.args.get("limit", 50, type=int), 1), MAX_PAGE)
     offset = max(request.args.get("offset", 0, type=int), 0)
     status = request.args.get("status") or None
-    rows = db.list_jobs(connection, limit, offset, status)
-    return jsonify(jobs=[job_dict(row) for row in rows], total=db.count_jobs(connection, status),
-                   limit=limit, offset=offset, counts=db.queue_counts(connection))
+
+    def body() -> str:
+        rows = db.list_jobs(connection, limit, offset, status)
+        return current_app.json.dumps(dict(
+            jobs=[job_dict(row) for row in rows], total=db.count_jobs(connection, status),
+            limit=limit, offset=offset, counts=db.queue_counts(connection))) + "\n"
+
+    key = ("api", db.jobs_version(connection), request.script_root, limit, offset, status)
+    return Response(list_cache().get(key, body), mimetype="application/json")
 
 
 @bp.post("/jobs")

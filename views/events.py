@@ -10,7 +10,7 @@ import db
 from views.serialize import clip_dict, job_dict
 
 bp = Blueprint("events", __name__)
-KEEPALIVE_SECONDS = 15  # a comment line well inside Waitress's 120 s channel_timeout
+KEEPALIVE_SECONDS = 15  # default of EVENTS_KEEPALIVE_SECONDS: well inside Waitress's 120 s channel_timeout
 STREAM_SECONDS = 300  # then the browser reconnects by itself; bounds how long a thread is held
 
 
@@ -25,8 +25,8 @@ def stream():
     settings, broadcaster, worker = app.config["SETTINGS"], app.extensions["broadcaster"], app.extensions["worker"]
     only_job = request.args.get("job", type=int)
 
-    def job_event(connection, job_id):
-        job = db.get_job(connection, job_id)
+    def job_event(connection, job_id, snapshot=None):
+        job = snapshot if snapshot is not None else db.get_job(connection, job_id)
         return _event("job", job_dict(job)) if job else _event("deleted", {"id": job_id})
 
     def generate():
@@ -39,16 +39,16 @@ def stream():
                 yield job_event(connection, job_id)
             deadline = time.monotonic() + STREAM_SECONDS
             while time.monotonic() < deadline and not worker.exit_event.is_set():
-                version, changes = broadcaster.wait(version, KEEPALIVE_SECONDS)
+                version, changes = broadcaster.wait(version, settings.events_keepalive_seconds)
                 if changes is None:
                     yield _event("resync", {})
                     continue
                 if not changes:
                     yield ": keep-alive\n\n"
                     continue
-                for kind, item_id in sorted(changes):
+                for kind, item_id, snapshot in changes:  # in the order they were saved
                     if kind == "job" and (only_job is None or item_id == only_job):
-                        yield job_event(connection, item_id)
+                        yield job_event(connection, item_id, snapshot)
                     elif kind == "clip":
                         clip = db.get_clip(connection, item_id)
                         if clip and (only_job is None or clip["job_id"] == only_job):

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, current_app, flash, get_template_attribute, redirect, render_template,
+                   request, url_for)
+from markupsafe import Markup
 
 import db
 import jobs
 from jobs import UserError
+from views.cache import list_cache
 
 bp = Blueprint("pages", __name__)
 PAGE_SIZE = 50
@@ -22,14 +25,29 @@ def _worker():
     return current_app.extensions["worker"]
 
 
+def _next(default: str) -> str:
+    """Where a form asked to go back to, if that is a page of this site; the default otherwise."""
+    target = request.form.get("next") or ""
+    if target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return default
+
+
 def _render_home(page: int, form, status: int = 200):
     """The queue page; `form` refills the submit form so nothing typed is lost."""
     connection = db.get_db()
-    total = db.count_jobs(connection)
+
+    def job_table() -> dict:  # the part that depends on the jobs only, reused until one changes
+        job_row = get_template_attribute("pages/_job_row.html", "job_row")
+        rows = db.list_jobs(connection, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        return {"job_rows": Markup("".join(job_row(job) for job in rows)), "total": db.count_jobs(connection),
+                "counts": db.queue_counts(connection)}
+
+    table = list_cache().get(("home", db.jobs_version(connection), request.script_root, page), job_table)
+    total = table["total"]
     return render_template(
-        "pages/home.html", jobs=db.list_jobs(connection, PAGE_SIZE, (page - 1) * PAGE_SIZE),
-        counts=db.queue_counts(connection), page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
-        total=total, settings=_settings(), form=form), status
+        "pages/home.html", **table, page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        settings=_settings(), form=form), status
 
 
 @bp.get("/")
@@ -61,7 +79,7 @@ def delete():
         flash(str(error), "danger")
     else:
         flash(f"Deleted {count} job{'s' if count > 1 else ''}.", "success")
-    return redirect(request.form.get("next") or url_for("pages.home"))
+    return redirect(_next(url_for("pages.home")))
 
 
 @bp.post("/jobs/<int:job_id>/retry")
@@ -71,7 +89,7 @@ def retry(job_id: int):
         flash(f"Job {job_id} is queued again.", "success")
     except UserError as error:
         flash(str(error), "danger")
-    return redirect(request.form.get("next") or url_for("pages.details", job_id=job_id))
+    return redirect(_next(url_for("pages.details", job_id=job_id)))
 
 
 @bp.post("/jobs/<int:job_id>/cancel")
@@ -81,7 +99,7 @@ def cancel(job_id: int):
         flash(f"Job {job_id} is being cancelled.", "success")
     except UserError as error:
         flash(str(error), "danger")
-    return redirect(request.form.get("next") or url_for("pages.details", job_id=job_id))
+    return redirect(_next(url_for("pages.details", job_id=job_id)))
 
 
 @bp.post("/jobs/<int:job_id>/clips")
