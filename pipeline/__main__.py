@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--language", default=None)
     analyze.add_argument("--diarization", default="auto", choices=DIARIZATION_BACKENDS)
     analyze.add_argument("--pyannote-pipeline", default=AnalysisOptions.pyannote_pipeline)
-    analyze.add_argument("--hf-token", default=None)
+    analyze.add_argument("--hf-token", default=os.environ.get("HUGGING_FACE_TOKEN") or None,
+                         help="Hugging Face token for pyannote hub pipelines (default: $HUGGING_FACE_TOKEN)")
     analyze.add_argument("--num-speakers", type=int)
     analyze.add_argument("--min-speakers", type=int)
     analyze.add_argument("--max-speakers", type=int)
@@ -67,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if not getattr(args, "hf_token", None):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no token: never reach for the hub
     try:
         if args.command == "run":
             options = AnalysisOptions(
