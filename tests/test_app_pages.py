@@ -146,3 +146,13 @@ def test_form_clip_request(app, client):
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/jobs/{job_id}#clips")
     html = client.get(f"/jobs/{job_id}").get_data(as_text=True)
     assert "The clip is being cut" in html and 'id="no-clips"' not in html
+
+
+def test_pages_refresh_themselves_without_javascript_only_while_jobs_run(app, client):
+    refresh = '<noscript><meta http-equiv="refresh"'
+    done = add_processed_job(app)
+    assert refresh not in client.get("/").get_data(as_text=True)
+    assert refresh not in client.get(f"/jobs/{done}").get_data(as_text=True)
+    running = add_job(app, url="http://example.com/running", status="Processing")
+    assert refresh in client.get("/").get_data(as_text=True)
+    assert refresh in client.get(f"/jobs/{running}").get_data(as_text=True)
