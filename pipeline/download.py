@@ -108,6 +108,8 @@ def _download_url(url: str, dest: Path, options: AnalysisOptions, progress: Prog
 
     ydl_options = {
         "format": format_selector(options.resolution),
+        # At the same resolution prefer H.264/AAC: every browser plays it and clips cut faster.
+        "format_sort": ["res", "vcodec:h264", "acodec:m4a"],
         "outtmpl": {"default": str(dest / "video.%(ext)s")},
         "merge_output_format": "mp4",
         "noplaylist": True,
