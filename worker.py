@@ -98,29 +98,31 @@ class Worker:
                 self._idle.wait_for(lambda: self.current_job_id != job_id, timeout=wait)
         return True
 
+    def _drain(self, items: queue.Queue, handle, what: str) -> None:
+        """Handle queued ids one at a time until shutdown; the loop survives anything a handler does."""
+        connection = db.connect(self.settings.database_path)
+        try:
+            while not self.exit_event.is_set():
+                try:
+                    item_id = items.get(timeout=1.0)
+                except queue.Empty:
+                    continue
+                try:
+                    handle(connection, item_id)
+                except Exception:
+                    log.exception("%s %s failed unexpectedly", what, item_id)
+                finally:
+                    items.task_done()
+        finally:
+            connection.close()
+
     # --- the job thread ------------------------------------------------------
 
     def _job_loop(self, warm_up: bool) -> None:
         _lower_thread_priority(JOB_NICENESS)
-        connection = db.connect(self.settings.database_path)
         if warm_up:
             self._warm_up()
-        while not self.exit_event.is_set():
-            try:
-                job_id = self.jobs.get(timeout=1.0)
-            except queue.Empty:
-                continue
-            try:
-                self._run_job(connection, job_id)
-            except Exception:  # the loop must survive anything a job does
-                log.exception("job %s crashed the worker loop", job_id)
-            finally:
-                with self._idle:
-                    self.current_job_id = None
-                    self._cancel_requested.discard(job_id)
-                    self._idle.notify_all()
-                self.jobs.task_done()
-        connection.close()
+        self._drain(self.jobs, self._run_job, "job")
 
     def _warm_up(self) -> None:
         """Load the models before the first job so it pays no start-up cost."""
@@ -142,6 +144,17 @@ class Worker:
             return  # deleted or cancelled while it waited
         with self._idle:
             self.current_job_id = job_id
+        try:
+            self._analyze(connection, job)
+        finally:
+            with self._idle:
+                self.current_job_id = None
+                self._cancel_requested.discard(job_id)
+                self._idle.notify_all()
+
+    def _analyze(self, connection, job) -> None:
+        """Run the pipeline for a claimed job, saving progress first and then announcing it."""
+        job_id = job["id"]
         options = self.settings.analysis_options(
             resolution=job["resolution"], num_speakers=job["num_speakers"],
             min_speakers=job["min_speakers"], max_speakers=job["max_speakers"])
@@ -186,19 +199,7 @@ class Worker:
     # --- the clip thread ------------------------------------------------------
 
     def _clip_loop(self) -> None:
-        connection = db.connect(self.settings.database_path)
-        while not self.exit_event.is_set():
-            try:
-                clip_id = self.clips.get(timeout=1.0)
-            except queue.Empty:
-                continue
-            try:
-                self._cut(connection, clip_id)
-            except Exception:
-                log.exception("clip %s crashed the clip loop", clip_id)
-            finally:
-                self.clips.task_done()
-        connection.close()
+        self._drain(self.clips, self._cut, "clip")
 
     def _cut(self, connection, clip_id: int) -> None:
         clip = db.get_clip(connection, clip_id)
