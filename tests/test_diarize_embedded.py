@@ -64,3 +64,13 @@ def test_cli_num_speakers_reaches_the_diarizer(media_dir, tmp_path):
     result = json.loads((out / "result.json").read_text())
     assert {turn["speaker"] for turn in result["turns"]} == {"SPEAKER_00"}
     assert result["diarization_backend"] == "embedded"
+
+
+def test_mel_frames_match_resemblyzers_own_features():
+    """We compute the encoder's input with torchaudio to skip librosa's numba compile (~12 s on first use)."""
+    from resemblyzer.audio import wav_to_mel_spectrogram
+    audio = (0.1 * np.random.default_rng(0).standard_normal(16000 * 3)).astype(np.float32)
+    reference = wav_to_mel_spectrogram(audio)
+    ours = embedded_diarizer.mel_frames(audio)
+    assert ours.shape == reference.shape
+    assert np.abs(ours - reference).max() <= 1e-4 * np.abs(reference).max()
