@@ -7,7 +7,7 @@ import signal
 import sys
 from datetime import datetime
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import db
@@ -67,6 +67,11 @@ def create_app(config: dict | None = None) -> Flask:
     @app.template_filter("datetime")
     def format_datetime(epoch):
         return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S") if epoch else ""
+
+    @app.before_request
+    def remember_events_version():
+        # Read before the page reads the database: its live stream resumes after this version.
+        g.events_since = broadcaster.version
 
     @app.context_processor
     def queue_counts():

@@ -27,11 +27,16 @@ class Broadcaster:
             self._changes.append((self._version, kind, item_id, snapshot))
             self._condition.notify_all()
 
-    def wait(self, since: int, timeout: float) -> tuple[int, list[tuple[str, int, dict | None]] | None]:
-        """(new version, changes (kind, id, snapshot) in order); None means the stream fell behind and must resync."""
+    def wait(self, since: int, timeout: float) -> tuple[int, list[tuple[int, str, int, dict | None]] | None]:
+        """(new version, changes (version, kind, id, snapshot) after `since`, in order).
+
+        None instead of the changes means the caller must resync: it fell behind the kept history,
+        or it names a version from before a restart (the counter starts again at 0).
+        """
         with self._condition:
+            if since > self._version:
+                return self._version, None
             self._condition.wait_for(lambda: self._version > since, timeout)
             if self._changes and self._changes[0][0] > since + 1:
                 return self._version, None
-            return self._version, [(kind, item, snapshot) for version, kind, item, snapshot in self._changes
-                                   if version > since]
+            return self._version, [change for change in self._changes if change[0] > since]

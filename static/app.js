@@ -3,6 +3,8 @@
 (function () {
   "use strict";
   const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+  // The stream resumes after the change this page was rendered at: nothing in between is missed.
+  const eventsSince = document.body.dataset.eventsSince;
   const STATUS_COLOURS = {Pending: "secondary", Queued: "secondary", Downloading: "info", Processing: "primary",
                           Processed: "success", Error: "danger", Cancelled: "warning"};
   const UNFINISHED = ["Pending", "Queued", "Downloading", "Processing"];
@@ -82,7 +84,7 @@
   }
 
   if (table) {
-    const source = new EventSource("/events");
+    const source = new EventSource("/events?since=" + eventsSince);
     let countsTimer = null;
     source.addEventListener("job", (event) => {
       upsertRow(JSON.parse(event.data));
@@ -115,7 +117,7 @@
   const jobBox = document.getElementById("job");
   if (!jobBox) return;
   const jobId = jobBox.dataset.jobId;
-  const source = new EventSource("/events?job=" + jobId);
+  const source = new EventSource("/events?job=" + jobId + "&since=" + eventsSince);
   source.addEventListener("job", (event) => {
     const job = JSON.parse(event.data);
     paintStatus(jobBox, job);
