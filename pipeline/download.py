@@ -73,6 +73,18 @@ class _QuietLogger:
         pass
 
 
+def _js_runtimes() -> dict:
+    """YouTube needs a JavaScript runtime to solve its challenges; the `deno` package ships one.
+
+    Named by path: the venv's bin folder is not on PATH when the app runs as `.venv/bin/python app.py`.
+    """
+    try:
+        import deno
+        return {"deno": {"path": deno.find_deno_bin()}}
+    except (ImportError, FileNotFoundError):
+        return {"deno": {}}
+
+
 def _download_url(url: str, dest: Path, options: AnalysisOptions, progress: ProgressCallback) -> dict:
     import yt_dlp
 
@@ -125,6 +137,7 @@ def _download_url(url: str, dest: Path, options: AnalysisOptions, progress: Prog
         "cachedir": False,
         "writethumbnail": False,
     }
+    ydl_options["js_runtimes"] = _js_runtimes()
     if options.max_filesize_mb:
         ydl_options["max_filesize"] = options.max_filesize_mb * 1024 * 1024
     if options.ffmpeg_path:

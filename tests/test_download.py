@@ -145,3 +145,15 @@ def test_local_files_can_be_refused(media_dir, tmp_path):
     with pytest.raises(SourceError, match="neither an http"):
         download.download(str(media_dir / "interview.mp4"), tmp_path, AnalysisOptions(allow_local_files=False))
     assert not list(tmp_path.iterdir())
+
+
+def test_youtube_javascript_challenges_have_a_runtime_and_solver():
+    """yt-dlp needs yt-dlp-ejs and a JS runtime for YouTube; both come from pip, found without PATH."""
+    import subprocess
+
+    import yt_dlp_ejs  # noqa: F401  the solver scripts yt-dlp loads
+    from pipeline.download import _js_runtimes
+
+    deno = _js_runtimes()["deno"]["path"]
+    version = subprocess.run([deno, "--version"], capture_output=True, text=True, timeout=60, check=True)
+    assert version.stdout.startswith("deno 2.")
