@@ -1,6 +1,6 @@
 """Diarization and transcription quality on the synthetic dialogues of bench/dialogues.py.
 
-    python -m bench.quality [--split dev|heldout|all] [--backends embedded,pyannote] [--skip-asr] [--no-write]
+    python -m bench.quality [--split all|dev|heldout] [--backends embedded,pyannote] [--skip-asr] [--no-write]
 
 Per recording and per diarization backend (embedded always; pyannote only when
 pipeline.diarize.pyannote_configured says a token or local pipeline exists):
@@ -421,7 +421,7 @@ def write_doc(results: dict, args, options, asr: bool, command: str, load: tuple
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("dev", "heldout", "all"), default="dev")
+    parser.add_argument("--split", choices=("dev", "heldout", "all"), default="all")
     parser.add_argument("--backends", default="embedded,pyannote",
                         help="comma-separated; pyannote runs only when configured")
     parser.add_argument("--skip-asr", action="store_true", help="diarization metrics only (fast)")
