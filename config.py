@@ -79,7 +79,7 @@ SETTINGS = [
     ("MAX_FILESIZE_MB", "", _optional_int, "refuse downloads larger than this (empty: no limit)"),
     ("MAX_DURATION_SECONDS", "", _optional_int, "refuse videos longer than this (empty: no limit)"),
     ("ALLOW_PRIVATE_URLS", "0", _bool, "allow loopback, private and link-local addresses (off by default)"),
-    ("EVENTS_KEEPALIVE_SECONDS", "15", _positive_float, "idle seconds before a live stream sends a keep-alive comment"),
+    ("EVENTS_KEEPALIVE_SECONDS", "15", _positive_float, "idle seconds before a live stream sends a keep-alive comment; keep it well under Waitress's 120 s channel_timeout"),
 ]
 
 

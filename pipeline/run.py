@@ -12,7 +12,6 @@ from .files import write_json_atomic, write_text_atomic
 from .options import AnalysisOptions, ProgressCallback, no_progress
 from .types import AnalysisResult, Diarization, SpeakerTurn, Transcript, VideoInfo, Word
 
-STAGES = ("download", "audio", "transcribe", "diarize", "segments")
 RESULT_FILE = "result.json"
 SCHEMA_VERSION = 1
 
@@ -34,17 +33,6 @@ def _timed(timings: dict, stage: str, saved: dict | None, run):
     data = run()
     timings[stage] = round(time.perf_counter() - started, 3)
     return data, True
-
-
-def finished_stages(out_dir: str | Path) -> list[str]:
-    """Stages whose outputs are on disk, in order; what a resumed job skips."""
-    out_dir = Path(out_dir)
-    done = []
-    for stage, name in zip(STAGES, ("video.json", "audio.wav", "transcript.json", "turns.json", RESULT_FILE)):
-        if not (out_dir / name).exists():
-            break
-        done.append(stage)
-    return done
 
 
 def analyze(source: str, out_dir: str | Path, options: AnalysisOptions,

@@ -10,7 +10,6 @@ import db
 from views.serialize import clip_dict, job_dict
 
 bp = Blueprint("events", __name__)
-KEEPALIVE_SECONDS = 15  # default of EVENTS_KEEPALIVE_SECONDS: well inside Waitress's 120 s channel_timeout
 STREAM_SECONDS = 300  # then the browser reconnects by itself; bounds how long a thread is held
 
 
