@@ -126,10 +126,10 @@ class Worker:
 
     def _warm_up(self) -> None:
         """Load the models before the first job so it pays no start-up cost."""
-        from pipeline import embedded_diarizer, transcribe
+        from pipeline import diarize, transcribe
         try:
             transcribe.load_model(self.settings.analysis_options())
-            embedded_diarizer.warm_up()
+            diarize.warm_up()
         except Exception as error:  # a job will report the same problem readably
             log.warning("warm-up failed: %s", error)
 

@@ -5,12 +5,13 @@ import bisect
 import functools
 import itertools
 import os
+from collections import Counter
 
 from .types import Segment, SpeakerTurn, Word
 
 SENTENCE_END = (".", "?", "!")
 LONG_PAUSE = 1.0  # seconds of silence that end a segment even mid-sentence
-UNKNOWN_SPEAKER = "SPEAKER_??"
+FIRST_SPEAKER = "SPEAKER_00"
 
 
 @functools.lru_cache(maxsize=1)
@@ -31,10 +32,13 @@ def sentiment(text: str) -> float:
 
 
 def assign_speakers(words: list[Word], turns: list[SpeakerTurn]) -> list[Word]:
-    """Give each word the speaker whose turn overlaps it most (nearest turn when none does)."""
+    """Give each word the speaker whose turn overlaps it most (nearest turn when none does).
+
+    Every word gets a speaker: with no turns at all, the one voice the transcript heard.
+    """
     if not turns:
         for word in words:
-            word.speaker = UNKNOWN_SPEAKER
+            word.speaker = FIRST_SPEAKER
         return words
     turns = sorted(turns, key=lambda t: t.start)
     starts = [t.start for t in turns]
@@ -61,6 +65,27 @@ def assign_speakers(words: list[Word], turns: list[SpeakerTurn]) -> list[Word]:
             nearest = min(nearby, key=lambda t: max(t.start - middle, middle - t.end, 0.0))
             word.speaker = nearest.speaker
     return words
+
+
+def overlaps(turns: list[SpeakerTurn]) -> list[dict]:
+    """Where two or more speakers talk at once: [{start, end, speakers}], in time order."""
+    changes: dict[float, Counter] = {}
+    for turn in turns:
+        changes.setdefault(turn.start, Counter())[turn.speaker] += 1
+        changes.setdefault(turn.end, Counter())[turn.speaker] -= 1
+    active: Counter = Counter()
+    found: list[dict] = []
+    times = sorted(changes)
+    for time, following in zip(times, times[1:]):
+        active.update(changes[time])
+        talking = sorted(speaker for speaker, count in active.items() if count > 0)
+        if len(talking) < 2:
+            continue
+        if found and found[-1]["end"] == time and found[-1]["speakers"] == talking:
+            found[-1]["end"] = following
+        else:
+            found.append({"start": time, "end": following, "speakers": talking})
+    return found
 
 
 def ends_sentence(text: str) -> bool:
@@ -93,7 +118,7 @@ def build_segments(words: list[Word]) -> list[Segment]:
     segments: list[Segment] = []
     for group in _split(words):
         text = " ".join(w.text for w in group)
-        speaker = group[0].speaker or UNKNOWN_SPEAKER
+        speaker = group[0].speaker or FIRST_SPEAKER
         previous = segments[-1] if segments else None
         segments.append(Segment(
             start=group[0].start, end=group[-1].end, speaker=speaker, text=text,

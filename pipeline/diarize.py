@@ -1,19 +1,23 @@
-"""Who spoke when: pyannote.audio when configured, the embedded diarizer otherwise."""
+"""Who spoke when: the embedded diarizer, or pyannote.audio when the user configured a pipeline."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import embedded_diarizer
+from . import campplus, embedded_diarizer
 from .errors import DiarizationError
 from .options import AnalysisOptions, ProgressCallback, no_progress
 from .types import Diarization, SpeakerTurn
 
 # A self-hosted tool must not phone home: pyannote.audio 4 sends telemetry by default.
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+
+EMBEDDED_VOICEPRINT_MODEL = "campplus-cn-en-common"
 
 
 def read_wav(path: str) -> np.ndarray:
@@ -60,7 +64,9 @@ def _speaker_kwargs(options: AnalysisOptions) -> dict:
     return kwargs
 
 
-def run_pyannote(audio: np.ndarray, options: AnalysisOptions, progress: ProgressCallback) -> list[SpeakerTurn]:
+def run_pyannote(audio: np.ndarray, options: AnalysisOptions,
+                 progress: ProgressCallback) -> tuple[list[SpeakerTurn], dict[str, list[float]]]:
+    """Turns (overlapping where pyannote heard two people) and its per-speaker embeddings."""
     import torch
     pipeline = _load_pyannote(options.pyannote_pipeline, options.hf_token or None)
 
@@ -81,32 +87,87 @@ def run_pyannote(audio: np.ndarray, options: AnalysisOptions, progress: Progress
               for seg, _, label in annotation.itertracks(yield_label=True)]
     tracks = [track for track in tracks if track[0] < track[1]]
     names = {label: f"SPEAKER_{i:02d}" for i, label in enumerate(dict.fromkeys(label for *_, label in tracks))}
-    return [SpeakerTurn(start=start, end=end, speaker=names[label]) for start, end, label in tracks]
+    voiceprints = {}
+    embeddings = getattr(output, "speaker_embeddings", None)
+    if embeddings is not None:
+        for label, vector in zip(annotation.labels(), embeddings):
+            norm = float(np.linalg.norm(vector))
+            if label in names and norm > 0:
+                voiceprints[names[label]] = [round(float(x) / norm, 5) for x in vector]
+    return [SpeakerTurn(start=start, end=end, speaker=names[label]) for start, end, label in tracks], voiceprints
 
 
-def run_embedded(audio: np.ndarray, options: AnalysisOptions) -> list[SpeakerTurn]:
-    count = embedded_diarizer.SpeakerCount(
+def identity(options: AnalysisOptions) -> dict:
+    """What decides the turns: recorded with them, so a change of any of these diarizes again.
+
+    The embedded diarizer's own source is part of it (a tuning change is a new diarizer);
+    the token's value never is, only whether one is set.
+    """
+    from importlib import metadata
+    code = hashlib.sha256(b"".join(Path(module.__file__).read_bytes()
+                                   for module in (embedded_diarizer, campplus))).hexdigest()[:12]
+    return {"backend": options.diarization, "pyannote_pipeline": options.pyannote_pipeline,
+            "token": bool(options.hf_token), "speakers": [options.num_speakers, options.min_speakers, options.max_speakers],
+            "embedded_diarizer": code, "pyannote.audio": metadata.version("pyannote.audio")}
+
+
+def speaker_count(options: AnalysisOptions) -> embedded_diarizer.SpeakerCount:
+    return embedded_diarizer.SpeakerCount(
         exact=options.num_speakers, minimum=options.min_speakers or 1, maximum=options.max_speakers or 8)
-    return embedded_diarizer.diarize_audio(audio, count)
 
 
-def diarize(wav_path: str, options: AnalysisOptions, progress: ProgressCallback = no_progress) -> Diarization:
-    """Run the chosen backend; 'auto' falls back to embedded and records why."""
+@dataclass
+class Listening:
+    """Diarization's first part, done while Whisper transcribes: a finished pyannote result, or the
+    embedded diarizer's evidence waiting for the transcript's words."""
+    audio: np.ndarray
+    backend: str
+    reason: str
+    result: Diarization | None = None
+    evidence: embedded_diarizer.Evidence | None = None
+
+
+def listen(wav_path: str, options: AnalysisOptions, progress: ProgressCallback = no_progress) -> Listening:
+    """Run the chosen backend as far as it can go without the transcript; 'auto' falls back to
+    embedded and records why. `progress` is only called from pyannote's own steps."""
     audio = read_wav(wav_path)
-    progress("diarize", 0.0, options.diarization)
     if options.diarization == "pyannote":
-        turns = run_pyannote(audio, options, progress)
-        result = Diarization(turns, "pyannote", f"requested: {options.pyannote_pipeline}")
-    elif options.diarization == "auto" and pyannote_configured(options):
+        return _pyannote(audio, options, progress, f"requested: {options.pyannote_pipeline}")
+    reason = "requested"
+    if options.diarization == "auto" and pyannote_configured(options):
         try:
-            turns = run_pyannote(audio, options, progress)
-            result = Diarization(turns, "pyannote", f"auto: {options.pyannote_pipeline} loaded")
+            return _pyannote(audio, options, progress, f"auto: {options.pyannote_pipeline} loaded")
         except DiarizationError as error:
-            result = Diarization(run_embedded(audio, options), "embedded", f"auto: pyannote unavailable ({error})")
+            reason = f"auto: pyannote unavailable ({error})"
     elif options.diarization == "auto":
-        result = Diarization(run_embedded(audio, options), "embedded",
-                             "auto: no Hugging Face token or local pyannote pipeline configured")
-    else:
-        result = Diarization(run_embedded(audio, options), "embedded", "requested")
+        reason = "auto: no Hugging Face token or local pyannote pipeline configured"
+    return Listening(audio, "embedded", reason, evidence=embedded_diarizer.listen(audio))
+
+
+def finish(listening: Listening, options: AnalysisOptions, heard: list[tuple[float, float]] = ()) -> Diarization:
+    """Speaker turns, given the stretches the transcript has words in (see embedded_diarizer.hear_words)."""
+    if listening.result is not None:
+        return listening.result
+    evidence = embedded_diarizer.hear_words(listening.evidence, listening.audio, heard)
+    speakers = embedded_diarizer.label(evidence, speaker_count(options))
+    return Diarization(speakers.turns, "embedded", listening.reason, speakers.voiceprints, EMBEDDED_VOICEPRINT_MODEL)
+
+
+def _pyannote(audio, options, progress, reason: str) -> Listening:
+    turns, voiceprints = run_pyannote(audio, options, progress)
+    return Listening(audio, "pyannote", reason,
+                     result=Diarization(turns, "pyannote", reason, voiceprints, options.pyannote_pipeline))
+
+
+def diarize(wav_path: str, options: AnalysisOptions, progress: ProgressCallback = no_progress,
+            heard: list[tuple[float, float]] = ()) -> Diarization:
+    """Both parts at once, for a transcript that already exists."""
+    progress("diarize", 0.0, options.diarization)
+    result = finish(listen(wav_path, options, progress), options, heard)
     progress("diarize", 1.0, f"{len(result.speakers)} speakers")
     return result
+
+
+def warm_up() -> None:
+    """Load the speaker models and run them once, off the request path."""
+    embedded_diarizer.warm_up()

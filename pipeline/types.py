@@ -44,10 +44,16 @@ class SpeakerTurn:
 
 @dataclass
 class Diarization:
-    """Speaker turns plus which backend produced them and why that one."""
+    """Speaker turns plus which backend produced them and why that one.
+
+    Turns of different speakers may overlap where the backend heard two people at once.
+    `voiceprints` holds one embedding per speaker, in the space of `voiceprint_model`.
+    """
     turns: list[SpeakerTurn]
     backend: str
     reason: str
+    voiceprints: dict[str, list[float]] = field(default_factory=dict)
+    voiceprint_model: str | None = None
 
     @property
     def speakers(self) -> list[str]:
@@ -89,6 +95,8 @@ class AnalysisResult:
     diarization_backend: str
     diarization_reason: str
     timings: dict[str, float]
+    voiceprints: dict[str, list[float]] = field(default_factory=dict)
+    voiceprint_model: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

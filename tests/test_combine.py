@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.combine import (LONG_PAUSE, UNKNOWN_SPEAKER, assign_speakers, build_segments, ends_sentence,
+from pipeline.combine import (FIRST_SPEAKER, LONG_PAUSE, assign_speakers, build_segments, ends_sentence,
                               sentiment)
 from pipeline.types import SpeakerTurn, Word
 
@@ -61,9 +61,9 @@ def test_zero_length_word_inside_a_turn_takes_that_turn():
     assert word.speaker == "A"
 
 
-def test_no_turns_gives_the_unknown_speaker():
+def test_no_turns_still_gives_every_word_a_speaker():
     words = assign_speakers(words_from("nobody diarized this"), [])
-    assert {w.speaker for w in words} == {UNKNOWN_SPEAKER}
+    assert {w.speaker for w in words} == {FIRST_SPEAKER}
 
 
 def test_assign_speakers_scales_to_long_recordings():
@@ -125,8 +125,8 @@ def test_first_segment_without_question_is_a_statement():
     assert build_segments(words_from("Plain words here.", speaker="A"))[0].kind == "statement"
 
 
-def test_words_without_a_speaker_are_labelled_unknown():
-    assert build_segments(words_from("No label."))[0].speaker == UNKNOWN_SPEAKER
+def test_words_without_a_speaker_get_the_first_speaker():
+    assert build_segments(words_from("No label."))[0].speaker == FIRST_SPEAKER
 
 
 def test_no_words_no_segments():

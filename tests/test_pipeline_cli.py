@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 MAX_WER = 0.10
 MIN_SPEAKER_ACCURACY = 0.90
 RESULT_KEYS = {"schema_version", "video", "language", "words", "segments", "turns", "candidates",
-               "diarization_backend", "diarization_reason", "timings"}
+               "diarization_backend", "diarization_reason", "timings", "voiceprints", "voiceprint_model", "overlaps"}
 
 
 def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -144,7 +144,9 @@ def test_at_least_one_candidate_with_reasons(analysis):
 def test_result_json_keys_and_backend(analysis):
     result = analysis.result
     assert set(result) == RESULT_KEYS
-    assert result["schema_version"] == 1
+    assert result["schema_version"] == 2
+    assert set(result["voiceprints"]) == {turn["speaker"] for turn in result["turns"]}
+    assert result["voiceprint_model"] == "campplus-cn-en-common" and result["overlaps"] == []
     assert result["diarization_backend"] == "embedded"
     assert "no hugging face token" in result["diarization_reason"].lower()
     assert set(result["timings"]) == {"download", "audio", "transcribe", "diarize", "segments"}
@@ -224,10 +226,9 @@ def test_second_run_resumes_from_saved_stages(analysis, resumed):
     assert again.seconds < max(10.0, analysis.seconds / 2), (again.seconds, analysis.seconds)
     for name, mtime in before.items():
         assert (again.out / name).stat().st_mtime_ns == mtime, f"{name} was rewritten"
-    for stage, name in (("download", "video.json"), ("transcribe", "transcript.json"), ("diarize", "turns.json")):
-        saved = json.loads((again.out / name).read_text())["seconds"]
-        assert again.result["timings"][stage] == saved == analysis.result["timings"][stage]
-    assert again.result["timings"]["audio"] == 0.0
+    manifest = json.loads((again.out / "manifest.json").read_text())
+    for stage in ("download", "audio", "transcribe", "diarize"):
+        assert again.result["timings"][stage] == manifest["stages"][stage]["seconds"] == analysis.result["timings"][stage]
     for key in ("words", "segments", "turns", "candidates", "video"):
         assert again.result[key] == analysis.result[key]
 
