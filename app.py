@@ -11,6 +11,7 @@ from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import db
+import security
 from config import ConfigError, Settings, load_settings
 from events import Broadcaster
 from worker import Worker
@@ -30,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.flask_secret_key, SETTINGS=settings,
                       WTF_CSRF_TIME_LIMIT=None, MAX_CONTENT_LENGTH=1024 * 1024)
+    security.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
 
