@@ -1,5 +1,5 @@
 """What the app refuses: other host names, forged forms, non-JSON API posts, unsafe URLs, duplicates,
-path tricks."""
+path tricks; and the security headers every response carries."""
 from __future__ import annotations
 
 import http.client
@@ -16,7 +16,7 @@ from tests.test_app_api import add_job, add_processed_job, connect, job_count, m
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
-# --- host names (DNS rebinding) ----------------------------------------------------------------------
+# --- host names (DNS rebinding) and security headers ------------------------------------------------
 
 ATTACKER = "http://attacker.example:5001"
 
@@ -82,6 +82,35 @@ def test_allowed_hosts_setting_replaces_the_default_names(make_app):
     assert client.get("/api/jobs", base_url="http://localhost:5001").status_code == 400
     listening = make_app(HOST="192.168.1.20")  # by default the listening address is allowed too
     assert listening.test_client().get("/api/jobs", base_url="http://192.168.1.20:5001").status_code == 200
+
+
+def test_every_response_carries_the_security_headers(make_app):
+    app = make_app()
+    job_id = add_processed_job(app)
+    client = app.test_client()
+    responses = {path: client.get(path) for path in ("/", f"/jobs/{job_id}", "/errors", "/api/jobs", "/static/app.js",
+                                                     "/static/app.css", "/no-such-page")}
+    responses["refused host"] = client.get("/", base_url=ATTACKER)
+    for name, response in responses.items():
+        headers = response.headers
+        assert headers["X-Content-Type-Options"] == "nosniff", name
+        assert headers["Referrer-Policy"] == "same-origin", name
+        assert headers["X-Frame-Options"] == "DENY", name
+        assert headers["Cross-Origin-Opener-Policy"] == "same-origin", name
+        policy = dict(directive.strip().split(" ", 1) for directive in headers["Content-Security-Policy"].split(";"))
+        assert policy["default-src"] == "'self'" and policy["script-src"] == "'self'", name
+        assert policy["style-src-elem"] == "'self'" and policy["frame-ancestors"] == "'none'", name
+
+
+def test_pages_have_no_inline_script(make_app):
+    """The policy allows scripts from /static only: an inline one would not run."""
+    app = make_app()
+    job_id = add_processed_job(app)
+    client = app.test_client()
+    for path in ("/", f"/jobs/{job_id}", "/errors", "/no-such-page"):
+        html = client.get(path).get_data(as_text=True)
+        assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == [], path
+        assert re.findall(r"\son[a-z]+=|javascript:|<style", html, re.I) == [], path
 
 
 # --- CSRF and the JSON content type --------------------------------------------------------------
