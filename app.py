@@ -73,7 +73,7 @@ def create_app(config: dict | None = None) -> Flask:
     @app.before_request
     def remember_events_version():
         # Read before the page reads the database: its live stream resumes after this version.
-        g.events_since = broadcaster.version
+        g.events_since = broadcaster.position()
 
     @app.context_processor
     def queue_counts():

@@ -127,6 +127,9 @@
   });
   source.addEventListener("clip", (event) => showClip(JSON.parse(event.data)));
   source.addEventListener("deleted", () => { location.href = "/"; });
+  // The stream lost its place (the server restarted, or this tab was away too long): the page's
+  // status, analysis and clips may all be out of date, so load it afresh.
+  source.addEventListener("resync", () => location.reload());
 
   const player = document.getElementById("player");
   function seek(seconds) {
