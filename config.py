@@ -73,7 +73,7 @@ SETTINGS = [
     ("HOST", "127.0.0.1", str, "address to listen on"),
     ("PORT", "5001", _positive_int, "port to listen on"),
     ("ALLOWED_HOSTS", "", _host_names, "host names the app answers to, comma-separated, any port; empty: localhost, 127.0.0.1, [::1] and HOST"),
-    ("WAITRESS_THREADS", "24", _positive_int, "server threads; each open page's live stream holds one"),
+    ("WAITRESS_THREADS", "24", _positive_int, "server threads; each browser's live stream holds one (its tabs share it)"),
     ("FLASK_SECRET_KEY", "", str, "session signing key; generated once into instance/ when empty"),
     ("DATABASE_PATH", "instance/videos.db", str, "SQLite database file"),
     ("DOWNLOAD_DIR", "downloads", str, "where videos and analysis files go, one folder per job"),

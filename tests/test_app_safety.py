@@ -89,7 +89,7 @@ def test_every_response_carries_the_security_headers(make_app):
     job_id = add_processed_job(app)
     client = app.test_client()
     responses = {path: client.get(path) for path in ("/", f"/jobs/{job_id}", "/errors", "/api/jobs", "/static/app.js",
-                                                     "/static/app.css", "/no-such-page")}
+                                                     "/static/live-worker.js", "/no-such-page")}
     responses["refused host"] = client.get("/", base_url=ATTACKER)
     for name, response in responses.items():
         headers = response.headers

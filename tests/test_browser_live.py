@@ -10,7 +10,8 @@ from tests.conftest import AppServer
 from tests.test_app_api import add_job, add_processed_job, connect, make_app  # noqa: F401
 from tests.test_browser import UI_MS, browser, expect  # noqa: F401
 
-LIVE_MS = 15_000  # a change reaching a page: a stream reconnects after 2 s
+TABS = 10  # more than the six connections a browser opens to one host
+LIVE_MS = 15_000  # a change reaching a page: polling tabs ask every 2 s, a stream reconnects after 2 s
 
 
 @pytest.fixture
@@ -45,7 +46,83 @@ def status(page, job_id: int):
     return page.locator(f'#jobs-table tr[data-job-id="{job_id}"] [data-field="status"]')
 
 
-# --- live updates --------------------------------------------------------------------------------------
+def hold_live_script(page) -> list:
+    """Hold back the page's first request for live.js: its live updates start once the route continues."""
+    held = []
+    page.route("**/static/live.js", lambda route: route.continue_() if held else held.append(route))
+    return held
+
+
+def open_held(page, path: str) -> list:
+    """Open a page whose HTML is rendered now but whose live updates wait (see hold_live_script)."""
+    held = hold_live_script(page)
+    page.goto(path, wait_until="commit")
+    for _ in range(UI_MS // 20):
+        if held:
+            return held
+        page.wait_for_timeout(20)
+    raise AssertionError(f"{path} never asked for live.js")
+
+
+# --- one stream for all tabs ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("shared_worker", [True, False], ids=["shared-worker", "polling"])
+def test_ten_tabs_load_and_each_follows_a_job_live(context, served, shared_worker):
+    app = served.app
+    job_id = add_job(app, status="Queued")
+    other = add_job(app, url="http://example.com/other", status="Queued")
+    if not shared_worker:
+        context.add_init_script("delete window.SharedWorker")  # as in Chrome on Android
+    tabs = []
+    for number in range(TABS):
+        tab = context.new_page()
+        tab.goto("/" if number % 2 else f"/jobs/{job_id}", timeout=10_000)
+        expect(status(tab, job_id)).to_have_text("Queued")
+        tab.evaluate("window.__sameDocument = true")
+        tabs.append(tab)
+
+    # another job failing concerns the home pages only: the details pages must not reload for it
+    advance(app, other, "Error", "failed", 0.0)
+    advance(app, job_id, "Downloading", "download", 0.5)
+    for tab in tabs:
+        expect(status(tab, job_id)).to_have_text("Downloading", timeout=LIVE_MS)
+    advance(app, job_id, "Processing", "transcribe", 0.4)
+    for tab in tabs:
+        expect(status(tab, job_id)).to_have_text("Processing", timeout=LIVE_MS)
+        if "/jobs/" not in tab.url:
+            expect(status(tab, other)).to_have_text("Error", timeout=LIVE_MS)
+        assert tab.evaluate("window.__sameDocument") is True, tab.url
+
+
+def test_a_tab_that_connects_late_gets_what_was_saved_after_its_page(context, served):
+    app = served.app
+    job_id = add_job(app, status="Queued")
+    first = context.new_page()
+    first.goto("/")
+    late = context.new_page()
+    held = open_held(late, f"/jobs/{job_id}")  # rendered Queued; listens only later
+    advance(app, job_id, "Downloading", "download", 0.2)
+    advance(app, job_id, "Processing", "transcribe", 0.6)
+    expect(status(first, job_id)).to_have_text("Processing", timeout=LIVE_MS)  # the shared stream has both changes
+    held[0].continue_()
+    expect(status(late, job_id)).to_have_text("Processing", timeout=LIVE_MS)  # replayed from the shared stream's backlog
+    expect(late.locator("#job [data-field='step']")).to_have_text("transcribe")
+
+
+def test_a_tab_rendered_before_the_shared_stream_began_loads_afresh(context, served):
+    app = served.app
+    job_id = add_job(app, status="Queued")
+    early = context.new_page()
+    held = open_held(early, f"/jobs/{job_id}")  # rendered Queued, before the stream exists
+    advance(app, job_id, "Downloading", "download", 0.2)
+    first = context.new_page()
+    first.goto("/")  # rendered at Downloading: the shared stream starts there
+    advance(app, job_id, "Processing", "transcribe", 0.6)
+    expect(status(first, job_id)).to_have_text("Processing", timeout=LIVE_MS)
+    with early.expect_navigation():  # the stream cannot tell it about Downloading: it reloads
+        held[0].continue_()
+    expect(status(early, job_id)).to_have_text("Processing", timeout=LIVE_MS)
+
 
 def test_details_page_loads_afresh_when_the_server_restarted(browser, make_app):
     """After a restart the stream's positions start again: the page is told to resync and reloads."""

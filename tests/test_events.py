@@ -7,6 +7,7 @@ import time
 
 import db
 from events import Broadcaster
+from views import events as event_views
 from tests.test_app_api import add_job, app, client, connect, make_app  # noqa: F401
 
 
@@ -144,3 +145,22 @@ def test_stream_of_one_job_gets_keep_alives_while_other_jobs_change(make_app):
         announcer.join()
     assert arrived < busy_until, "no keep-alive while other jobs were changing"
     assert arrived - started < 1.5
+
+
+def test_poll_sends_what_is_pending_and_ends(app, client, monkeypatch):
+    """What a tab without SharedWorker uses: EventSource reconnects after `retry` with its Last-Event-ID."""
+    monkeypatch.setattr(event_views, "STREAM_SECONDS", 3)  # so a stream that does not end fails quickly
+    job_id = add_job(app, status="Queued")
+    broadcaster = app.extensions["broadcaster"]
+    since = broadcaster.position()
+    connection = connect(app)
+    app.extensions["worker"].announce_job(connection, job_id)
+    connection.close()
+    started = time.monotonic()
+    body = client.get(f"/events?poll=1&since={since}").get_data(as_text=True)
+    assert time.monotonic() - started < 1
+    assert body.startswith("retry: 2000\n\n")
+    assert f"id: {broadcaster.position()}\nevent: job\n" in body and f'"id": {job_id}' in body
+    started = time.monotonic()
+    assert client.get(f"/events?poll=1&since={broadcaster.position()}").get_data(as_text=True) == "retry: 2000\n\n"
+    assert time.monotonic() - started < 1

@@ -25,12 +25,14 @@ def stream():
     `?since=POSITION` (where a page was rendered) or the browser's Last-Event-ID resumes after that
     change, so nothing saved between rendering and connecting is missed; a position from before a
     restart gets `resync`. Without either the stream starts with a snapshot of the jobs, so a fresh
-    client sees the truth.
+    client sees the truth. `?poll=1` sends what is pending and ends: the browser's EventSource comes
+    back after `retry` with its Last-Event-ID, so a page can follow along without holding a connection.
     """
     app = current_app._get_current_object()
     settings, broadcaster, worker = app.config["SETTINGS"], app.extensions["broadcaster"], app.extensions["worker"]
     only_job = request.args.get("job", type=int)
     since = request.headers.get("Last-Event-ID") or request.args.get("since")
+    poll = request.args.get("poll") == "1"
     keepalive = settings.events_keepalive_seconds
 
     def job_event(connection, job_id, version, snapshot=None):
@@ -63,19 +65,19 @@ def stream():
             while True:
                 # Keep-alives count from the last line this client got: a stream narrowed to one job
                 # stays quiet while other jobs change, and Waitress would close it as idle.
-                timeout = max(last_sent + keepalive - time.monotonic(), 0)
+                timeout = 0 if poll else max(last_sent + keepalive - time.monotonic(), 0)
                 version, changes = broadcaster.wait(version, timeout)
                 if changes is None:
                     messages = [_event("resync", {}, broadcaster.position(version))]
                 else:  # in the order they were saved
                     messages = [m for change in changes if (m := change_event(connection, *change))]
-                if not messages and time.monotonic() - last_sent >= keepalive:
+                if not messages and not poll and time.monotonic() - last_sent >= keepalive:
                     messages = [": keep-alive\n\n"]
                 for message in messages:
                     yield message
                 if messages:
                     last_sent = time.monotonic()
-                if time.monotonic() >= deadline or worker.exit_event.is_set():
+                if poll or time.monotonic() >= deadline or worker.exit_event.is_set():
                     return
         finally:
             connection.close()
