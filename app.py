@@ -72,7 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.before_request
     def remember_events_version():
-        # Read before the page reads the database: its live stream resumes after this version.
+        # Read before the page reads the database: its live updates resume after this position.
         g.events_since = broadcaster.position()
 
     @app.context_processor
