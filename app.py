@@ -11,6 +11,7 @@ from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import db
+import security
 from config import ConfigError, Settings, load_settings
 from events import Broadcaster
 from worker import Worker
@@ -30,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.flask_secret_key, SETTINGS=settings,
                       WTF_CSRF_TIME_LIMIT=None, MAX_CONTENT_LENGTH=1024 * 1024)
+    security.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
 
@@ -70,8 +72,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.before_request
     def remember_events_version():
-        # Read before the page reads the database: its live stream resumes after this version.
-        g.events_since = broadcaster.version
+        # Read before the page reads the database: its live updates resume after this position.
+        g.events_since = broadcaster.position()
 
     @app.context_processor
     def queue_counts():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -56,11 +57,23 @@ def _optional_int(value: str) -> int | None:
     return _positive_int(value) if value.strip() else None
 
 
+_HOST_NAME = re.compile(r"[a-z0-9.-]+|\[[0-9a-f:.]+\]")
+
+
+def _host_names(value: str) -> tuple[str, ...]:
+    names = tuple(name.strip().lower() for name in value.split(",") if name.strip())
+    for name in names:
+        if not _HOST_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a host name (give names like clipper.lan or [::1], no scheme or port)")
+    return names
+
+
 # (environment variable, default, parser, help) — the one list of what can be configured.
 SETTINGS = [
     ("HOST", "127.0.0.1", str, "address to listen on"),
     ("PORT", "5001", _positive_int, "port to listen on"),
-    ("WAITRESS_THREADS", "24", _positive_int, "server threads; each open page's live stream holds one"),
+    ("ALLOWED_HOSTS", "", _host_names, "host names the app answers to, comma-separated, any port; empty: localhost, 127.0.0.1, [::1] and HOST"),
+    ("WAITRESS_THREADS", "24", _positive_int, "server threads; each browser's live stream holds one (its tabs share it)"),
     ("FLASK_SECRET_KEY", "", str, "session signing key; generated once into instance/ when empty"),
     ("DATABASE_PATH", "instance/videos.db", str, "SQLite database file"),
     ("DOWNLOAD_DIR", "downloads", str, "where videos and analysis files go, one folder per job"),
@@ -87,6 +100,7 @@ SETTINGS = [
 class Settings:
     host: str
     port: int
+    allowed_hosts: tuple[str, ...]
     waitress_threads: int
     flask_secret_key: str
     database_path: Path
@@ -142,10 +156,18 @@ def load_settings(overrides: dict | None = None, environ=os.environ) -> Settings
         raise ConfigError("CLIP_MIN_SECONDS must not exceed CLIP_MAX_SECONDS.")
     if values["ffmpeg_path"] and not Path(values["ffmpeg_path"]).exists():
         raise ConfigError(f"FFMPEG_PATH={values['ffmpeg_path']!r} does not exist.")
+    if not values["allowed_hosts"]:
+        values["allowed_hosts"] = _default_hosts(values["host"])
     if not values["flask_secret_key"]:
         values["flask_secret_key"] = _stored_secret(values["database_path"].parent)
     assert {f.name for f in fields(Settings)} == set(values)
     return Settings(**values)
+
+
+def _default_hosts(host: str) -> tuple[str, ...]:
+    """The loopback names and the listening address, as a browser puts them in its Host header."""
+    names = ("localhost", "127.0.0.1", "[::1]", f"[{host}]" if ":" in host else host.lower())
+    return tuple(dict.fromkeys(names))
 
 
 def _stored_secret(instance_dir: Path) -> str:

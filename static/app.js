@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
-  // The stream resumes after the change this page was rendered at: nothing in between is missed.
+  // Live updates start after the change this page was rendered at: nothing in between is missed.
   const eventsSince = document.body.dataset.eventsSince;
   const STATUS_COLOURS = {Pending: "secondary", Queued: "secondary", Downloading: "info", Processing: "primary",
                           Processed: "success", Error: "danger", Cancelled: "warning"};
@@ -84,19 +84,20 @@
   }
 
   if (table) {
-    const source = new EventSource("/events?since=" + eventsSince);
     let countsTimer = null;
-    source.addEventListener("job", (event) => {
-      upsertRow(JSON.parse(event.data));
-      clearTimeout(countsTimer);
-      countsTimer = setTimeout(refreshCounts, 300);
+    listenLive(eventsSince, {
+      job(job) {
+        upsertRow(job);
+        clearTimeout(countsTimer);
+        countsTimer = setTimeout(refreshCounts, 300);
+      },
+      deleted(job) {
+        const row = table.querySelector('tr[data-job-id="' + job.id + '"]');
+        if (row) row.remove();
+        refreshCounts();
+      },
+      resync: () => location.reload(),
     });
-    source.addEventListener("deleted", (event) => {
-      const row = table.querySelector('tr[data-job-id="' + JSON.parse(event.data).id + '"]');
-      if (row) row.remove();
-      refreshCounts();
-    });
-    source.addEventListener("resync", () => location.reload());
     document.getElementById("select-all").addEventListener("change", (event) => {
       table.querySelectorAll('input[name="job_ids"]').forEach((box) => { box.checked = event.target.checked; });
     });
@@ -116,17 +117,25 @@
   // --- details: live status, player, timeline, clips ---------------------------
   const jobBox = document.getElementById("job");
   if (!jobBox) return;
-  const jobId = jobBox.dataset.jobId;
-  const source = new EventSource("/events?job=" + jobId + "&since=" + eventsSince);
-  source.addEventListener("job", (event) => {
-    const job = JSON.parse(event.data);
-    paintStatus(jobBox, job);
-    // The analysis (segments, candidates) is rendered by the server: reload once it is ready or failed.
-    if (job.status !== jobBox.dataset.status && !UNFINISHED.includes(job.status)) location.reload();
-    jobBox.dataset.status = job.status;
+  const jobId = Number(jobBox.dataset.jobId);
+  listenLive(eventsSince, {
+    job(job) {
+      if (job.id !== jobId) return;
+      paintStatus(jobBox, job);
+      // The analysis (segments, candidates) is rendered by the server: reload once it is ready or failed.
+      if (job.status !== jobBox.dataset.status && !UNFINISHED.includes(job.status)) location.reload();
+      jobBox.dataset.status = job.status;
+    },
+    clip(clip) {
+      if (clip.job_id === jobId) showClip(clip);
+    },
+    deleted(job) {
+      if (job.id === jobId) location.href = "/";
+    },
+    // The stream lost its place (the server restarted, or this tab was away too long): the page's
+    // status, analysis and clips may all be out of date, so load it afresh.
+    resync: () => location.reload(),
   });
-  source.addEventListener("clip", (event) => showClip(JSON.parse(event.data)));
-  source.addEventListener("deleted", () => { location.href = "/"; });
 
   const player = document.getElementById("player");
   function seek(seconds) {

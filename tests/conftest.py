@@ -129,6 +129,28 @@ class LiveServer:
         self.kill(signal.SIGTERM)
 
 
+class AppServer:
+    """An app from create_app under real Waitress on a thread of this process, so a test can save
+    and announce changes itself (through `app.extensions["worker"]`); `port` may reuse a stopped one's."""
+
+    def __init__(self, app, port: int = 0):
+        from waitress.server import create_server
+        self.app = app
+        self.server = create_server(app, host="127.0.0.1", port=port, threads=8, ident="clipper")
+        self.port = self.server.effective_port
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True, name="waitress")
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop as the app does (its live streams end), then close every connection on Waitress's own thread."""
+        from waitress import wasyncore
+        self.app.extensions["worker"].stop()
+        self.server.task_dispatcher.shutdown()
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        self.thread.join(timeout=10)
+
+
 @pytest.fixture
 def live_server(tmp_path):
     server = LiveServer(tmp_path / "app").start()

@@ -1,15 +1,116 @@
-"""What the app refuses: forged forms, non-JSON API posts, unsafe URLs, duplicates, path tricks."""
+"""What the app refuses: other host names, forged forms, non-JSON API posts, unsafe URLs, duplicates,
+path tricks; and the security headers every response carries."""
 from __future__ import annotations
 
+import http.client
+import json
 import re
 
 import pytest
 
 import db
 import jobs
+from tests.conftest import AppServer
 from tests.test_app_api import add_job, add_processed_job, connect, job_count, make_app  # noqa: F401
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+# --- host names (DNS rebinding) and security headers ------------------------------------------------
+
+ATTACKER = "http://attacker.example:5001"
+
+
+def test_dns_rebinding_request_is_refused_before_anything_runs(make_app):
+    """attacker.example resolved to 127.0.0.1: same origin for the browser, but its Host names the attacker."""
+    app = make_app()
+    job_id = add_processed_job(app)
+    (app.config["SETTINGS"].download_dir / str(job_id) / "transcript.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nTomatoes\n")
+    client = app.test_client()
+    response = client.delete(f"/api/jobs/{job_id}", base_url=ATTACKER, headers={"Origin": ATTACKER})
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "This app does not answer to the name 'attacker.example'; "
+                                            "add it to ALLOWED_HOSTS to use it."}
+    assert client.post("/api/jobs", json={"url": "http://example.com/x"}, base_url=ATTACKER,
+                       headers={"Origin": ATTACKER}).status_code == 400
+    for path in ("/", f"/jobs/{job_id}", f"/api/jobs/{job_id}/segments", f"/jobs/{job_id}/transcript.srt",
+                 f"/jobs/{job_id}/video", "/events", "/static/app.js", "/no-such-page"):
+        response = client.get(path, base_url=ATTACKER)
+        assert response.status_code == 400, path
+        assert b"Tomatoes" not in response.data and b"ALLOWED_HOSTS" in response.data, path
+        assert response.mimetype == ("application/json" if path.startswith("/api/") else "text/plain"), path
+    assert job_count(app) == 1
+    # the same requests under the app's own names go through
+    for base_url in ("http://localhost:5001", "http://127.0.0.1:5001", "http://[::1]:5001", "http://LOCALHOST"):
+        client = app.test_client()
+        assert client.get(f"/jobs/{job_id}/transcript.srt", base_url=base_url).status_code == 200, base_url
+        assert client.get(f"/api/jobs/{job_id}", base_url=base_url).status_code == 200, base_url
+
+
+def test_dns_rebinding_is_refused_under_the_real_server(make_app):
+    """As the attack arrives: raw HTTP to 127.0.0.1 with the attacker's Host and Origin."""
+    app = make_app(EVENTS_KEEPALIVE_SECONDS="0.5")
+    job_id = add_job(app, status="Error", error="boom")
+    server = AppServer(app)
+    try:
+        def request(method: str, path: str, host: str) -> tuple[int, bytes]:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            try:
+                connection.request(method, path, headers={"Host": host, "Origin": f"http://{host}"})
+                response = connection.getresponse()
+                return response.status, response.read()
+            finally:
+                connection.close()
+
+        status, body = request("DELETE", f"/api/jobs/{job_id}", f"attacker.example:{server.port}")
+        assert status == 400 and "ALLOWED_HOSTS" in json.loads(body)["error"]
+        assert request("GET", "/events", f"attacker.example:{server.port}")[0] == 400
+        assert request("GET", "/", "attacker.example")[0] == 400
+        assert job_count(app) == 1
+        assert request("GET", f"/api/jobs/{job_id}", f"127.0.0.1:{server.port}")[0] == 200
+        assert request("DELETE", f"/api/jobs/{job_id}", f"localhost:{server.port}")[0] == 204
+        assert job_count(app) == 0
+    finally:
+        server.stop()
+
+
+def test_allowed_hosts_setting_replaces_the_default_names(make_app):
+    app = make_app(ALLOWED_HOSTS="clipper.lan, 192.168.1.20")
+    client = app.test_client()
+    assert client.get("/api/jobs", base_url="http://clipper.lan:8080").status_code == 200
+    assert client.get("/api/jobs", base_url="http://192.168.1.20").status_code == 200
+    assert client.get("/api/jobs", base_url="http://localhost:5001").status_code == 400
+    listening = make_app(HOST="192.168.1.20")  # by default the listening address is allowed too
+    assert listening.test_client().get("/api/jobs", base_url="http://192.168.1.20:5001").status_code == 200
+
+
+def test_every_response_carries_the_security_headers(make_app):
+    app = make_app()
+    job_id = add_processed_job(app)
+    client = app.test_client()
+    responses = {path: client.get(path) for path in ("/", f"/jobs/{job_id}", "/errors", "/api/jobs", "/static/app.js",
+                                                     "/static/live-worker.js", "/no-such-page")}
+    responses["refused host"] = client.get("/", base_url=ATTACKER)
+    for name, response in responses.items():
+        headers = response.headers
+        assert headers["X-Content-Type-Options"] == "nosniff", name
+        assert headers["Referrer-Policy"] == "same-origin", name
+        assert headers["X-Frame-Options"] == "DENY", name
+        assert headers["Cross-Origin-Opener-Policy"] == "same-origin", name
+        policy = dict(directive.strip().split(" ", 1) for directive in headers["Content-Security-Policy"].split(";"))
+        assert policy["default-src"] == "'self'" and policy["script-src"] == "'self'", name
+        assert policy["style-src-elem"] == "'self'" and policy["frame-ancestors"] == "'none'", name
+
+
+def test_pages_have_no_inline_script(make_app):
+    """The policy allows scripts from /static only: an inline one would not run."""
+    app = make_app()
+    job_id = add_processed_job(app)
+    client = app.test_client()
+    for path in ("/", f"/jobs/{job_id}", "/errors", "/no-such-page"):
+        html = client.get(path).get_data(as_text=True)
+        assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == [], path
+        assert re.findall(r"\son[a-z]+=|javascript:|<style", html, re.I) == [], path
 
 
 # --- CSRF and the JSON content type --------------------------------------------------------------

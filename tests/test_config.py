@@ -23,6 +23,7 @@ def settings_in(tmp_path, **env):
 def test_defaults(tmp_path):
     settings = settings_in(tmp_path)
     assert (settings.host, settings.port, settings.waitress_threads) == ("127.0.0.1", 5001, 24)
+    assert settings.allowed_hosts == ("localhost", "127.0.0.1", "[::1]")
     assert settings.download_dir == REPO / "downloads"
     assert settings.processed_clips_dir == REPO / "processed_clips"
     assert settings.models_dir == REPO / "instance" / "models"
@@ -48,6 +49,14 @@ def test_environment_and_overrides(tmp_path):
     assert overridden.port == 9090 and overridden.download_dir == REPO / "somewhere"
 
 
+def test_allowed_hosts_default_to_loopback_and_the_listening_address(tmp_path):
+    assert settings_in(tmp_path, HOST="192.168.1.20").allowed_hosts == ("localhost", "127.0.0.1", "[::1]", "192.168.1.20")
+    assert settings_in(tmp_path, HOST="::1").allowed_hosts == ("localhost", "127.0.0.1", "[::1]")
+    assert settings_in(tmp_path, HOST="fd00::5").allowed_hosts[-1] == "[fd00::5]"  # as a Host header writes it
+    listed = settings_in(tmp_path, HOST="0.0.0.0", ALLOWED_HOSTS=" Clipper.lan,[::1], ,10.0.0.2 ")
+    assert listed.allowed_hosts == ("clipper.lan", "[::1]", "10.0.0.2")  # as given: no names added
+
+
 @pytest.mark.parametrize("env, name", [
     ({"PORT": "abc"}, "PORT"),
     ({"PORT": "-5"}, "PORT"),
@@ -60,6 +69,9 @@ def test_environment_and_overrides(tmp_path):
     ({"CLIP_MIN_SECONDS": "90", "CLIP_MAX_SECONDS": "60"}, "CLIP_MIN_SECONDS"),
     ({"MAX_DURATION_SECONDS": "1.5"}, "MAX_DURATION_SECONDS"),
     ({"EVENTS_KEEPALIVE_SECONDS": "0"}, "EVENTS_KEEPALIVE_SECONDS"),
+    ({"ALLOWED_HOSTS": "http://clipper.lan"}, "ALLOWED_HOSTS"),
+    ({"ALLOWED_HOSTS": "clipper.lan:5001"}, "ALLOWED_HOSTS"),
+    ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS"),
     ({"FFMPEG_PATH": "/no/such/ffmpeg"}, "FFMPEG_PATH"),
 ])
 def test_wrong_value_names_the_variable(tmp_path, env, name):
