@@ -63,7 +63,7 @@ def add_job(app, url="http://example.com/video", status=None, error=None, **_) -
         connection.close()
 
 
-def build_result(video_path: str, title="Garden show", texts=None, duration=29.0) -> AnalysisResult:
+def build_result(video_path: str, title="Garden show", texts=None, duration=29.0, extra_turns=()) -> AnalysisResult:
     """A pipeline result as the analysis would produce it: segments, turns and two candidates."""
     texts = texts or ["What is the best plant for a tiny balcony?",
                       "Tomatoes are the best choice, because they grow quickly.",
@@ -74,7 +74,7 @@ def build_result(video_path: str, title="Garden show", texts=None, duration=29.0
         segments.append(Segment(start=clock, end=clock + 5.0, speaker=f"SPEAKER_0{i % 2}", text=text,
                                 kind="question" if text.endswith("?") else "answer", sentiment=0.2, word_count=6))
         clock += 6.0
-    turns = [SpeakerTurn(s.start, s.end, s.speaker) for s in segments]
+    turns = [SpeakerTurn(s.start, s.end, s.speaker) for s in segments] + list(extra_turns)
     candidates = [Candidate(start=0.5, end=11.5, score=80.0, reasons=["question and answer"], first_segment=0,
                             last_segment=1, text=" ".join(texts[:2])),
                   Candidate(start=12.5, end=23.5, score=60.0, reasons=["question and answer"], first_segment=2,

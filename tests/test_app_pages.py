@@ -68,6 +68,18 @@ def test_details_of_a_processed_job(app, client):
     assert 'class="turn"' in html and "SPEAKER_01" in html
 
 
+def test_overlapping_speech_shows_on_the_timeline_and_in_the_api(app, client):
+    from pipeline.types import SpeakerTurn
+    job_id = add_processed_job(app, extra_turns=[SpeakerTurn(4.0, 7.0, "SPEAKER_00")])  # over SPEAKER_01's 6.5-11.5
+    html = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert html.count('class="overlap"') == 1 and "SPEAKER_00 and SPEAKER_01 at once" in html
+    assert 'id="overlap-legend"' in html
+    data = client.get(f"/api/jobs/{job_id}/segments").get_json()
+    assert data["overlaps"] == [{"start": 6.5, "end": 7.0, "speakers": ["SPEAKER_00", "SPEAKER_01"]}]
+    plain = client.get(f"/jobs/{add_processed_job(app)}").get_data(as_text=True)
+    assert 'class="overlap"' not in plain and "overlap-legend" not in plain
+
+
 def test_details_of_an_unfinished_job(app, client):
     job_id = add_job(app, status="Queued")
     html = client.get(f"/jobs/{job_id}").get_data(as_text=True)

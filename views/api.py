@@ -7,7 +7,7 @@ import db
 import jobs
 from jobs import UserError
 from views.cache import list_cache
-from views.serialize import candidate_dict, clip_dict, job_dict, segment_dict, turn_dict
+from views.serialize import candidate_dict, clip_dict, job_dict, overlaps_of, segment_dict, turn_dict
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_PAGE = 200
@@ -101,8 +101,9 @@ def cancel_job(job_id: int):
 def segments(job_id: int):
     connection = db.get_db()
     jobs.require_job(connection, job_id)
+    turns = [turn_dict(t) for t in db.turns_for(connection, job_id)]
     return jsonify(segments=[segment_dict(s) for s in db.segments_for(connection, job_id)],
-                   turns=[turn_dict(t) for t in db.turns_for(connection, job_id)])
+                   turns=turns, overlaps=overlaps_of(turns))
 
 
 @bp.get("/jobs/<int:job_id>/candidates")

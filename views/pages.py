@@ -11,6 +11,7 @@ import db
 import jobs
 from jobs import UserError
 from views.cache import list_cache
+from views.serialize import overlaps_of
 
 bp = Blueprint("pages", __name__)
 PAGE_SIZE = 50
@@ -129,6 +130,7 @@ def details(job_id: int):
     return render_template(
         "pages/details.html", job=job, turns=turns, segments=segments, candidates=candidates,
         clips=db.clips_for(connection, job_id), colours=_speaker_colours(turns, segments),
+        overlaps=overlaps_of(turns),
         timings=json.loads(job["timings"]) if job["timings"] else {}, settings=_settings())
 
 

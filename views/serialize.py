@@ -29,6 +29,13 @@ def turn_dict(turn) -> dict:
     return {key: turn[key] for key in ("start", "end", "speaker")}
 
 
+def overlaps_of(turns) -> list[dict]:
+    """Where two or more speakers talk at once (only backends that detect overlap give such turns)."""
+    from pipeline.combine import overlaps
+    from pipeline.types import SpeakerTurn
+    return overlaps([SpeakerTurn(t["start"], t["end"], t["speaker"]) for t in turns])
+
+
 def candidate_dict(candidate) -> dict:
     return {"id": candidate["id"], "rank": candidate["rank"], "start": candidate["start"], "end": candidate["end"],
             "score": candidate["score"], "reasons": json.loads(candidate["reasons"]), "text": candidate["text"]}
