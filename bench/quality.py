@@ -139,8 +139,7 @@ def transcript_for(wav: Path, options):
     from pipeline import transcribe
     from pipeline.types import Transcript, Word
     digest = hashlib.sha256(wav.read_bytes()).hexdigest()[:16]
-    mode = f"batch{transcribe.BATCH_SIZE}-vad{transcribe.VAD_THRESHOLD}"
-    key = f"{wav.stem}-{digest}-{Path(options.whisper_model).name}-{transcribe.compute_type_for('cpu', options.compute_type)}-{mode}"
+    key = f"{wav.stem}-{digest}-{Path(options.whisper_model).name}-{transcribe.compute_type_for('cpu', options.compute_type)}"
     cache = OUT_DIR / "asr" / f"{key}.json"
     if cache.exists():
         data = json.loads(cache.read_text())
@@ -173,8 +172,10 @@ def run_backend(backend: str, wav: Path, options, heard):
 
 
 def warm_up(backend: str, options, wav: Path) -> None:
-    """Load models and run every step once, so timings exclude start-up."""
-    from pipeline import diarize
+    """Load models and run every step once, so timings exclude start-up. Diarization runs alone
+    here (the transcript is made first), so it gets the threads the app gives it then."""
+    from pipeline import diarize, threads
+    threads.use_torch_threads(threads.speaker_threads(beside_whisper=False))
     if backend == "embedded":
         diarize.warm_up()
     run_backend(backend, wav, options, [])
@@ -200,7 +201,7 @@ def versions() -> dict:
 
 
 def machine() -> str:
-    from pipeline import diarize, transcribe
+    from pipeline import threads, transcribe
     model = platform.processor() or "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -209,7 +210,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{os.cpu_count()} CPUs ({model}), torch threads {diarize.TORCH_THREADS}, Whisper CPU threads "
+    return (f"{os.cpu_count()} CPUs ({model}), torch threads {threads.speaker_threads(beside_whisper=False)} "
+            f"(diarizing alone), Whisper CPU threads "
             f"{transcribe.cpu_threads_for(0)}, {platform.system()} {platform.machine()}, Python {platform.python_version()}")
 
 
@@ -348,7 +350,7 @@ def check_targets(summary: dict, asr: bool) -> str:
 
 
 def write_doc(results: dict, args, options, asr: bool, command: str, load: tuple[float, float]) -> None:
-    from pipeline.transcribe import BATCH_SIZE, compute_type_for
+    from pipeline.transcribe import compute_type_for
     lines = [
         "# Quality benchmark",
         "",
@@ -367,8 +369,8 @@ def write_doc(results: dict, args, options, asr: bool, command: str, load: tuple
         "",
         f"- Machine: {machine()}; 1-minute load average {load[0]:.1f} before the run, {load[1]:.1f} after"
         + (f"; diarization timed as the fastest of {args.repeat} runs per recording" if args.repeat > 1 else ""),
-        f"- Whisper model: `{options.whisper_model}` on CPU, compute type `{compute_type_for('cpu', options.compute_type)}`, "
-        f"batched ({BATCH_SIZE})" + ("" if asr else " (not run: --skip-asr)"),
+        f"- Whisper model: `{options.whisper_model}` on CPU, compute type `{compute_type_for('cpu', options.compute_type)}`"
+        + ("" if asr else " (not run: --skip-asr)"),
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
         f"- Date: {time.strftime('%Y-%m-%d')}",
         "",
