@@ -1,14 +1,13 @@
 """What a person can do to jobs and clips; shared by the pages and the JSON API."""
 from __future__ import annotations
 
-import ipaddress
 import shutil
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import db
+import netguard
 from pipeline.options import RESOLUTIONS
 from worker import clips_dir, job_dir
 
@@ -50,28 +49,27 @@ def parse_speakers(values: dict) -> SpeakerOptions:
     return speakers
 
 
-def _is_private(host: str) -> bool:
-    """True when the host is, or resolves to, a loopback, private, link-local or reserved address."""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (socket.gaierror, UnicodeError):
-        return host.lower() in ("localhost",) or host.lower().endswith(".localhost")
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
-            return True
-    return False
+def check_url(url: str, allow_private: bool, allowed_networks: tuple[str, ...] = ()) -> str:
+    """The URL if it may be downloaded; a UserError saying why not otherwise.
 
-
-def check_url(url: str, allow_private: bool) -> str:
-    """The URL if it may be downloaded; a UserError saying why not otherwise."""
+    This is the early answer for the person; the analysis process checks every address again when
+    it connects (netguard), since redirects and DNS answers can change after this.
+    """
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https"):
         raise UserError(f"'{url[:100]}' is not a web address: only http:// and https:// URLs are accepted.")
     host = parsed.hostname or ""
     if not host or (" " in url) or ("." not in host and host != "localhost" and ":" not in host):
         raise UserError(f"'{url[:100]}' is not a valid URL.")
-    if not allow_private and _is_private(host):
+    if allow_private:
+        return url
+    try:
+        addresses = netguard.resolve(host)
+    except (OSError, UnicodeError):
+        raise UserError(f"'{url[:100]}' cannot be fetched: the host '{host[:100]}' was not found "
+                        "(its DNS lookup failed). Check the address.") from None
+    policy = netguard.AddressPolicy(allow_private, allowed_networks)
+    if any(policy.refuses(address) for address in addresses):
         raise UserError(f"'{url[:100]}' points to a private or local address, which is not allowed "
                         "(set ALLOW_PRIVATE_URLS=1 to allow it).")
     return url
@@ -87,7 +85,7 @@ def submit(connection, worker, settings, urls_text: str, resolution: str, speake
     if resolution not in RESOLUTIONS:
         raise UserError(f"Resolution must be one of {', '.join(RESOLUTIONS)}.")
     for url in urls:
-        check_url(url, settings.allow_private_urls)
+        check_url(url, settings.allow_private_urls, settings.allowed_networks)
         existing = db.unfinished_job_for_url(connection, url)
         if existing:
             raise UserError(f"'{url[:100]}' is already in the queue (job {existing['id']}, {existing['status']}).", 409)
