@@ -229,7 +229,8 @@ def download(source: str, dest: str | os.PathLike, options: AnalysisOptions,
     progress("download", 1.0, "done")
     try:
         probed = media.probe(path, options.ffmpeg_path)
-        duration = probed.duration
+        # Some files do not say how long they are (e.g. a stream recorded to Matroska): measure it.
+        duration = probed.duration or media.measure_duration(path, options.ffmpeg_path)
         if options.max_duration_seconds and duration > options.max_duration_seconds:
             raise DownloadError(f"The video is {int(duration)} s long, "
                                 f"over the limit of {options.max_duration_seconds} s.")
