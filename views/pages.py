@@ -72,7 +72,7 @@ def submit():
 def delete():
     try:
         ids = [int(value) for value in request.form.getlist("job_ids")]
-        count = jobs.delete(db.get_db(), _worker(), _settings(), ids)
+        count = jobs.delete(db.get_db(), _worker(), ids)
     except ValueError:
         flash("Job ids must be numbers.", "danger")
     except UserError as error:
