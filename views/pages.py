@@ -126,8 +126,11 @@ def details(job_id: int):
         abort(404)
     turns, segments = db.turns_for(connection, job_id), db.segments_for(connection, job_id)
     candidates = [dict(c, reasons=json.loads(c["reasons"])) for c in db.candidates_for(connection, job_id)]
+    # The speaker timeline's scale: the video's length, or (unknown for some files) the last turn's end.
+    timeline_length = job["duration"] or max((turn["end"] for turn in turns), default=0) or 1
     return render_template(
         "pages/details.html", job=job, turns=turns, segments=segments, candidates=candidates,
+        timeline_length=timeline_length,
         clips=db.clips_for(connection, job_id), colours=_speaker_colours(turns, segments),
         timings=json.loads(job["timings"]) if job["timings"] else {}, settings=_settings())
 
