@@ -33,8 +33,6 @@ class ChildProcess:
     """The parent's handle on one child program (`script`), started in a new session.
 
     `setup` is sent to the child first (it may prepare, e.g. load models, before the first request).
-    `keep_fds` stay open in the child: the data folder's lock, so the folder stays locked until
-    every process of this app is gone.
     """
 
     def __init__(self, name: str, script: Path, setup=None):
@@ -51,7 +49,11 @@ class ChildProcess:
         return self._process.pid if self._process else None
 
     def start(self, keep_fds: tuple[int, ...] | None = None) -> None:
-        """Start the child (it prepares in the background); `keep_fds` are remembered for restarts."""
+        """Start the child (it prepares in the background).
+
+        `keep_fds` stay open in the child, and in the children started after it: the data folder's
+        lock, so the folder stays locked until every process of this app is gone.
+        """
         if keep_fds is not None:
             self._keep_fds = tuple(keep_fds)
         if self._process is not None:
