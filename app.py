@@ -1,4 +1,5 @@
-"""The web app: `create_app()` builds it; `python app.py` serves it with Waitress and starts the worker."""
+"""The web app: `create_app()` builds it; `python app.py` locks the data folder, starts the worker
+and serves the app with Waitress."""
 from __future__ import annotations
 
 import logging
@@ -14,16 +15,18 @@ import db
 import security
 from config import ConfigError, Settings, load_settings
 from events import Broadcaster
+from instance_lock import AlreadyRunning, lock_data_folder
 from worker import Worker
 
 csrf = CSRFProtect()
 
 
 def create_app(config: dict | None = None) -> Flask:
-    """Build the app; `config` may override settings (any SETTINGS name) and START_WORKER / WARM_UP."""
-    config = dict(config or {})
-    start_worker = config.pop("START_WORKER", True)
-    warm_up = config.pop("WARM_UP", True)
+    """Build the app; `config` may override settings (any SETTINGS name).
+
+    Its worker is created, not started: only the entry point (main) runs one, after locking the
+    data folder, so a shell or a second process never runs jobs as well.
+    """
     settings: Settings = load_settings(config)
     for folder in (settings.download_dir, settings.processed_clips_dir, settings.database_path.parent):
         folder.mkdir(parents=True, exist_ok=True)
@@ -49,8 +52,6 @@ def create_app(config: dict | None = None) -> Flask:
     worker = Worker(settings, broadcaster)
     app.extensions["broadcaster"] = broadcaster
     app.extensions["worker"] = worker
-    if start_worker:
-        worker.start(warm_up=warm_up)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
@@ -102,15 +103,21 @@ def main() -> int:
     except ConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
-    settings = app.config["SETTINGS"]
+    settings, worker = app.config["SETTINGS"], app.extensions["worker"]
+    try:
+        lock = lock_data_folder(settings.database_path.parent)
+    except AlreadyRunning as error:
+        print(error, file=sys.stderr)
+        return 3
     # SIGTERM (service managers, `kill`) stops like Ctrl-C: the worker is told to stop first.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    worker.start(keep_fds=(lock,))
     print(f"Serving on http://{settings.host}:{settings.port}", flush=True)
     try:
         serve(app, host=settings.host, port=settings.port, threads=settings.waitress_threads,
               channel_timeout=120, ident="clipper")
     finally:
-        app.extensions["worker"].stop()
+        worker.stop()
     return 0
 
 

@@ -79,7 +79,7 @@ def get_job(job_id: int):
 
 @bp.delete("/jobs/<int:job_id>")
 def delete_job(job_id: int):
-    jobs.delete(db.get_db(), _worker(), _settings(), [job_id])
+    jobs.delete(db.get_db(), _worker(), [job_id])
     return "", 204
 
 
