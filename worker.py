@@ -276,7 +276,8 @@ class Worker:
             if clip["captions"]:
                 captions = [Caption(s["start"], s["end"], s["text"]) for s in db.segments_for(connection, job["id"])]
             filename = f"clip-{clip_id}.mp4"
-            request = (job["video_path"], clip["start"], clip["end"],
+            video = job_dir(self.settings, job["id"]) / Path(job["video_path"]).name  # the install may have moved
+            request = (str(video), clip["start"], clip["end"],
                        str(clips_dir(self.settings, job["id"]) / filename), captions, bool(clip["vertical"]),
                        self.settings.ffmpeg_path or None)
             self.cutter.call(request, lambda *message: None,

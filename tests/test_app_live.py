@@ -172,7 +172,7 @@ def no_job_left_running(request):
 
 def test_analyse_clip_download_and_delete(server, media_server, tmp_path):
     created = submit(server, media_server.url("interview.mp4"))
-    assert created["status"] == "Queued"
+    assert created["status"] in ("Queued", "Downloading")  # the worker may claim it before the reply is read
     done = wait_job(server, created["id"])
     assert done["status"] == "Processed", done
     job_id = done["id"]
