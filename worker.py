@@ -2,7 +2,8 @@
 
 The job thread claims a job, has the analysis process run it, cancels it and deletes it with its
 files; the web side only asks. Analyses and cuts run in child processes (supervised.py), so a
-cancel, a delete or a shutdown stops them within a second, whatever stage they are in.
+cancel, a delete or a shutdown stops them within a second, whatever stage they are in. The listing
+process lists playlists for the web side (list_playlist), behind the same address guard as downloads.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ PROGRESS_INTERVAL = 0.5  # seconds between progress writes within one stage
 POLL_SECONDS = 0.1  # how often an idle job thread looks for requests
 DELETE_TIMEOUT = 60  # seconds a page waits for the job thread to delete a job
 STOP_CUT_TIMEOUT = 30  # seconds a delete waits for a stopped cut to end
+LISTING_TIMEOUT = 60  # seconds a playlist may take to list (and a request waits for its turn)
 
 
 def job_dir(settings, job_id: int) -> Path:
@@ -54,15 +56,17 @@ class _Request:
 
 
 class Worker:
-    """The job and clip threads; `analysis` and `cutter` run the work (child processes unless a test
-    gives stand-ins with the same `start`, `call` and `stop`)."""
+    """The job and clip threads; `analysis`, `cutter` and `lister` run the work (child processes unless
+    a test gives stand-ins with the same `start`, `call` and `stop`)."""
 
-    def __init__(self, settings, broadcaster: Broadcaster, analysis=None, cutter=None):
+    def __init__(self, settings, broadcaster: Broadcaster, analysis=None, cutter=None, lister=None):
         self.settings = settings
         self.broadcaster = broadcaster
         self.analysis = analysis or ChildProcess(
             "analysis", ROOT / "analysis_process.py", (settings.analysis_options(), settings.address_policy()))
         self.cutter = cutter or ChildProcess("clip", ROOT / "clip_process.py")
+        self.lister = lister or ChildProcess("listing", ROOT / "listing_process.py", settings.address_policy())
+        self._listing = threading.Lock()  # the listing process lists one playlist at a time
         self.jobs: queue.Queue[int] = queue.Queue()
         self.clips: queue.Queue[int] = queue.Queue()
         self.exit_event = threading.Event()
@@ -106,6 +110,8 @@ class Worker:
             thread.join(timeout=10)
         self.analysis.stop()
         self.cutter.stop()
+        with self._listing:
+            self.lister.stop()
 
     @property
     def running(self) -> bool:
@@ -131,6 +137,21 @@ class Worker:
         request = _Request("delete", job_id)
         self._requests.put(request)
         return request.done.wait(DELETE_TIMEOUT)
+
+    def list_playlist(self, url: str, limit: int):
+        """The first `limit` videos of a playlist or channel (pipeline.playlist.Playlist), listed in the
+        listing process; PipelineError says why not (a listing that takes too long is stopped)."""
+        if not self._listing.acquire(timeout=LISTING_TIMEOUT):
+            raise PipelineError("Other playlists are being listed; try again in a minute.")
+        try:
+            deadline = time.monotonic() + LISTING_TIMEOUT
+            return self.lister.call((url, limit), lambda *message: None,
+                                    lambda: time.monotonic() > deadline or self.exit_event.is_set())
+        except Cancelled:
+            raise PipelineError(f"Listing the playlist took longer than {LISTING_TIMEOUT} s and was stopped; "
+                                "try again, or add its videos' own addresses.") from None
+        finally:
+            self._listing.release()
 
     def announce_job(self, connection, job_id: int) -> None:
         """Wake the live streams with the job as just saved (None once it is deleted)."""
