@@ -114,6 +114,7 @@ SETTINGS = [
     ("ALLOW_PRIVATE_URLS", "0", _bool, "allow loopback, private, link-local and other non-public addresses (off by default)"),
     ("ALLOWED_NETWORKS", "", _networks, "addresses or networks (CIDR) to allow even when private addresses are refused, e.g. a NAS at 192.168.1.20"),
     ("EVENTS_KEEPALIVE_SECONDS", "15", _positive_float, "idle seconds before a live stream sends a keep-alive comment; keep it well under Waitress's 120 s channel_timeout"),
+    ("MAX_PLAYLIST_VIDEOS", "50", _positive_int, "a playlist or channel queues at most this many of its videos, the first ones"),
 ]
 
 
@@ -143,6 +144,7 @@ class Settings:
     allow_private_urls: bool
     allowed_networks: tuple[str, ...]
     events_keepalive_seconds: float
+    max_playlist_videos: int
 
     def analysis_options(self, **job_options) -> AnalysisOptions:
         """Options for one job: the settings plus what the person chose for it."""

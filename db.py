@@ -97,6 +97,23 @@ MIGRATIONS = [
     CREATE TRIGGER jobs_updated AFTER UPDATE ON jobs BEGIN UPDATE jobs_version SET version = version + 1; END;
     CREATE TRIGGER jobs_deleted AFTER DELETE ON jobs BEGIN UPDATE jobs_version SET version = version + 1; END;
     """,
+    """
+    -- A playlist or channel, expanded into one job per video (jobs.group_id); it lives as long as one of them.
+    CREATE TABLE job_groups (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        url TEXT NOT NULL,
+        title TEXT NOT NULL,
+        queued INTEGER NOT NULL,  -- how many of its videos were queued
+        video_count INTEGER,  -- how many videos the site said it has, when it said
+        more INTEGER NOT NULL DEFAULT 0,  -- it has more videos than were queued (the cap)
+        created_at REAL NOT NULL
+    );
+    ALTER TABLE jobs ADD COLUMN group_id INTEGER REFERENCES job_groups (id);
+    CREATE INDEX jobs_group ON jobs (group_id);
+    CREATE TRIGGER job_groups_emptied AFTER DELETE ON jobs
+        WHEN OLD.group_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM jobs WHERE group_id = OLD.group_id)
+        BEGIN DELETE FROM job_groups WHERE id = OLD.group_id; END;
+    """,
 ]
 
 
@@ -157,12 +174,13 @@ class transaction:
 
 # --- jobs -------------------------------------------------------------------
 
-def create_job(db, url: str, resolution: str, num_speakers=None, min_speakers=None, max_speakers=None) -> int:
+def create_job(db, url: str, resolution: str, num_speakers=None, min_speakers=None, max_speakers=None,
+               title: str | None = None, group_id: int | None = None) -> int:
     now = time.time()
     cursor = db.execute(
-        "INSERT INTO jobs (url, title, status, resolution, num_speakers, min_speakers, max_speakers, created_at, updated_at)"
-        " VALUES (?, ?, 'Pending', ?, ?, ?, ?, ?, ?)",
-        (url, url, resolution, num_speakers, min_speakers, max_speakers, now, now))
+        "INSERT INTO jobs (url, title, status, resolution, num_speakers, min_speakers, max_speakers, group_id,"
+        " created_at, updated_at) VALUES (?, ?, 'Pending', ?, ?, ?, ?, ?, ?, ?)",
+        (url, title or url, resolution, num_speakers, min_speakers, max_speakers, group_id, now, now))
     return cursor.lastrowid
 
 
@@ -317,6 +335,40 @@ def get_candidate(db, candidate_id: int) -> sqlite3.Row | None:
 def failed_jobs(db, limit: int = 200) -> list[sqlite3.Row]:
     return db.execute("SELECT * FROM jobs WHERE status = 'Error' ORDER BY finished_at DESC, id DESC LIMIT ?",
                       (limit,)).fetchall()
+
+
+# --- groups (a playlist's jobs) ------------------------------------------------
+
+def create_group(db, url: str, title: str, queued: int, video_count: int | None, more: bool) -> int:
+    cursor = db.execute("INSERT INTO job_groups (url, title, queued, video_count, more, created_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?)", (url, title, queued, video_count, int(more), time.time()))
+    return cursor.lastrowid
+
+
+def get_group(db, group_id: int) -> sqlite3.Row | None:
+    return db.execute("SELECT * FROM job_groups WHERE id = ?", (group_id,)).fetchone()
+
+
+def groups_by_id(db, group_ids) -> dict[int, sqlite3.Row]:
+    ids = list(dict.fromkeys(group_ids))
+    rows = db.execute(f"SELECT * FROM job_groups WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall()
+    return {row["id"]: row for row in rows}
+
+
+def group_jobs(db, group_id: int) -> list[sqlite3.Row]:
+    """The group's jobs in playlist order."""
+    return db.execute("SELECT * FROM jobs WHERE group_id = ? ORDER BY id", (group_id,)).fetchall()
+
+
+def group_counts(db, group_ids) -> dict[int, dict[str, int]]:
+    """How many of each group's jobs are in each status."""
+    ids = list(dict.fromkeys(group_ids))
+    counts: dict[int, dict[str, int]] = {group_id: {} for group_id in ids}
+    for group_id, status, n in db.execute(
+            f"SELECT group_id, status, COUNT(*) FROM jobs WHERE group_id IN ({','.join('?' * len(ids))})"
+            " GROUP BY group_id, status", ids):
+        counts[group_id][status] = n
+    return counts
 
 
 # --- clips ------------------------------------------------------------------

@@ -6,6 +6,7 @@ from urllib.parse import urlparse
 
 import db
 import netguard
+from pipeline.errors import PipelineError
 from pipeline.options import RESOLUTIONS
 
 MAX_URLS_PER_SUBMIT = 50
@@ -79,23 +80,88 @@ def submit(connection, worker, settings, urls_text: str, resolution: str, speake
         raise UserError("Paste at least one video URL.")
     if len(urls) > MAX_URLS_PER_SUBMIT:
         raise UserError(f"At most {MAX_URLS_PER_SUBMIT} URLs at a time.")
-    if resolution not in RESOLUTIONS:
-        raise UserError(f"Resolution must be one of {', '.join(RESOLUTIONS)}.")
+    _check_resolution(resolution)
     for url in urls:
         check_url(url, settings.allow_private_urls, settings.allowed_networks)
-        existing = db.unfinished_job_for_url(connection, url)
-        if existing:
-            raise UserError(f"'{url[:100]}' is already in the queue (job {existing['id']}, {existing['status']}).", 409)
-    job_ids = []
+        _refuse_queued(connection, url)
     with db.transaction(connection):
-        for url in urls:
-            job_ids.append(db.create_job(connection, url, resolution, speakers.num_speakers,
-                                         speakers.min_speakers, speakers.max_speakers))
+        job_ids = _create_jobs(connection, [(url, None) for url in urls], resolution, speakers)
+    _queue(connection, worker, job_ids)
+    return job_ids
+
+
+@dataclass
+class QueuedPlaylist:
+    group_id: int
+    job_ids: list[int]
+    message: str  # what was queued, for the person; says so when the playlist had more videos than the cap
+    more: bool  # it had: only its first videos were queued
+
+
+def submit_playlist(connection, worker, settings, url: str, resolution: str,
+                    speakers: SpeakerOptions) -> QueuedPlaylist:
+    """Queue the videos of a playlist or channel as one group. It is listed in the listing process
+    (behind the address guard), and every video's address is checked like a typed one before any is queued."""
+    url = (url or "").strip()
+    if not url:
+        raise UserError("Paste the address of a playlist or channel.")
+    _check_resolution(resolution)
+    check_url(url, settings.allow_private_urls, settings.allowed_networks)
+    try:
+        playlist = worker.list_playlist(url, settings.max_playlist_videos)
+    except PipelineError as error:
+        raise UserError(str(error)) from None
+    for number, entry in enumerate(playlist.entries, start=1):
+        try:
+            check_url(entry.url, settings.allow_private_urls, settings.allowed_networks)
+            _refuse_queued(connection, entry.url)
+        except UserError as error:
+            raise UserError(f"Video {number} of the playlist: {error}", error.status) from None
+    queued = len(playlist.entries)
+    with db.transaction(connection):
+        group_id = db.create_group(connection, playlist.url, playlist.title, queued, playlist.video_count,
+                                   playlist.more)
+        job_ids = _create_jobs(connection, [(entry.url, entry.title) for entry in playlist.entries],
+                               resolution, speakers, group_id)
+    _queue(connection, worker, job_ids)
+    message = f"Queued {queued} video{'s' if queued != 1 else ''} of the playlist '{playlist.title[:100]}'."
+    note = limit_note(queued, playlist.video_count, playlist.more)
+    return QueuedPlaylist(group_id, job_ids, f"{message} {note}" if note else message, playlist.more)
+
+
+def limit_note(queued: int, video_count: int | None, more: bool) -> str | None:
+    """Says that only a playlist's first videos were queued (MAX_PLAYLIST_VIDEOS); None when all were."""
+    if not more:
+        return None
+    if video_count:
+        return (f"Only the first {queued} of its {video_count} videos were queued: "
+                "MAX_PLAYLIST_VIDEOS is the most one playlist adds.")
+    return f"Only its first {queued} videos were queued (it has more): MAX_PLAYLIST_VIDEOS is the most one playlist adds."
+
+
+def _check_resolution(resolution: str) -> None:
+    if resolution not in RESOLUTIONS:
+        raise UserError(f"Resolution must be one of {', '.join(RESOLUTIONS)}.")
+
+
+def _refuse_queued(connection, url: str) -> None:
+    existing = db.unfinished_job_for_url(connection, url)
+    if existing:
+        raise UserError(f"'{url[:100]}' is already in the queue (job {existing['id']}, {existing['status']}).", 409)
+
+
+def _create_jobs(connection, videos: list[tuple[str, str | None]], resolution: str, speakers: SpeakerOptions,
+                 group_id: int | None = None) -> list[int]:
+    """A Pending job per (url, title); the caller holds the transaction."""
+    return [db.create_job(connection, url, resolution, speakers.num_speakers, speakers.min_speakers,
+                          speakers.max_speakers, title, group_id) for url, title in videos]
+
+
+def _queue(connection, worker, job_ids: list[int]) -> None:
     for job_id in job_ids:
         db.set_job_status(connection, job_id, "Queued", step="queued")
         worker.announce_job(connection, job_id)  # before the worker can move it on
         worker.enqueue(job_id)
-    return job_ids
 
 
 def require_job(connection, job_id: int):
@@ -106,10 +172,14 @@ def require_job(connection, job_id: int):
 
 
 def cancel(connection, worker, job_id: int) -> None:
-    """Cancel a waiting job here, atomically; a running one is the job thread's to stop (it is asked)."""
     job = require_job(connection, job_id)
     if job["status"] not in db.UNFINISHED_STATUSES:
         raise UserError(f"Job {job_id} is {job['status']}; only queued or running jobs can be cancelled.", 409)
+    _stop(connection, worker, job_id)
+
+
+def _stop(connection, worker, job_id: int) -> None:
+    """Cancel a waiting job here, atomically; a running one is the job thread's to stop (it is asked)."""
     if db.cancel_waiting_job(connection, job_id):
         worker.announce_job(connection, job_id)
     else:
@@ -134,6 +204,33 @@ def delete(connection, worker, job_ids: list[int]) -> int:
         if not worker.delete(connection, job_id):
             raise UserError(f"Job {job_id} could not be stopped and deleted in time; try again.", 503)
     return len(job_ids)
+
+
+def require_group(connection, group_id: int):
+    group = db.get_group(connection, group_id)
+    if group is None:
+        raise UserError(f"There is no playlist group {group_id}.", 404)
+    return group
+
+
+def cancel_group(connection, worker, group_id: int) -> int:
+    """Cancel every queued or running job of a playlist's group; how many."""
+    unfinished = [job for job in db.group_jobs(connection, require_group(connection, group_id)["id"])
+                  if job["status"] in db.UNFINISHED_STATUSES]
+    if not unfinished:
+        raise UserError("Every video of this playlist has finished; there is nothing to cancel.", 409)
+    # The running one last: stopped first, the job thread would start the next waiting one.
+    for job in sorted(unfinished, key=lambda job: job["status"] in db.ACTIVE_STATUSES):
+        _stop(connection, worker, job["id"])
+    return len(unfinished)
+
+
+def delete_group(connection, worker, group_id: int) -> int:
+    """Delete a playlist's group: all its jobs with their files (the group goes with its last job)."""
+    group_jobs = db.group_jobs(connection, require_group(connection, group_id)["id"])
+    for job in group_jobs:
+        db.cancel_waiting_job(connection, job["id"])  # so none of them starts while the others are deleted
+    return delete(connection, worker, [job["id"] for job in group_jobs])
 
 
 def _seconds(value, name: str) -> float:

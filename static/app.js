@@ -46,6 +46,26 @@
 
   // --- home: the job table -------------------------------------------------
   const table = document.getElementById("jobs-table");
+  // A section of the table (a <tbody>) holds either a playlist's group or jobs of no playlist.
+  function sectionFor(job) {
+    if (job.group_id) {
+      let group = table.querySelector('tbody[data-group-id="' + job.group_id + '"]');
+      if (!group) {  // a playlist queued since the page was rendered: its header comes from the API
+        group = document.getElementById("group-template").content.firstElementChild.cloneNode(true);
+        group.dataset.groupId = job.group_id;
+        setUpGroup(group);
+        table.insertBefore(group, table.tBodies[0] || null);
+      }
+      return group;
+    }
+    let section = table.tBodies[0];
+    if (!section || section.dataset.groupId) {
+      section = document.createElement("tbody");
+      table.insertBefore(section, table.tBodies[0] || null);
+    }
+    return section;
+  }
+
   function upsertRow(job) {
     let row = table.querySelector('tr[data-job-id="' + job.id + '"]');
     if (!row) {
@@ -53,7 +73,8 @@
       row = document.getElementById("job-row-template").content.firstElementChild.cloneNode(true);
       row.dataset.jobId = job.id;
       row.querySelector('input[name="job_ids"]').value = job.id;
-      table.tBodies[0].prepend(row);
+      if (job.group_id) sectionFor(job).append(row);  // a playlist's videos in its order
+      else sectionFor(job).prepend(row);  // the newest job first
       const empty = document.getElementById("no-jobs");
       if (empty) empty.remove();
     }
@@ -84,17 +105,70 @@
     }).catch(() => {});
   }
 
+  // A playlist's group: its header (counts by status, Cancel all) follows its jobs; it can be collapsed.
+  const COUNT_ORDER = ["Downloading", "Processing", "Pending", "Queued", "Processed", "Error", "Cancelled"];
+  const groupTimers = {};
+
+  function setUpGroup(section) {
+    const toggle = section.querySelector(".group-toggle");
+    toggle.hidden = false;
+    toggle.addEventListener("click", () => {
+      const open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", String(open));
+      toggle.setAttribute("aria-label", (open ? "Hide" : "Show") + " the playlist's videos");
+      toggle.textContent = open ? "\u25BE" : "\u25B8";
+      section.classList.toggle("collapsed", !open);
+    });
+  }
+
+  function paintGroup(group) {
+    const section = table.querySelector('tbody[data-group-id="' + group.id + '"]');
+    if (!section) return;
+    const title = section.querySelector('[data-field="group-title"]');
+    title.textContent = group.title;
+    title.href = group.url;
+    section.querySelector('[data-field="group-note"]').textContent = group.note || "";
+    section.querySelector('[data-field="group-counts"]').replaceChildren(...COUNT_ORDER.filter((s) => group.counts[s])
+      .flatMap((status) => {
+        const badge = document.createElement("span");
+        badge.className = "badge text-bg-" + STATUS_COLOURS[status];
+        badge.textContent = group.counts[status] + " " + status;
+        return [badge, " "];
+      }));
+    const cancel = section.querySelector('[data-field="group-cancel"]');
+    cancel.formAction = "/groups/" + group.id + "/cancel";
+    cancel.hidden = !UNFINISHED.some((status) => group.counts[status]);
+    section.querySelector('[data-field="group-delete"]').formAction = "/groups/" + group.id + "/delete";
+  }
+
+  function refreshGroup(groupId) {
+    clearTimeout(groupTimers[groupId]);
+    groupTimers[groupId] = setTimeout(() => {
+      fetch("/api/groups/" + groupId).then((r) => {
+        if (r.status !== 404) return r.json().then((data) => paintGroup(data.group));
+        const section = table.querySelector('tbody[data-group-id="' + groupId + '"]');  // its last job is gone
+        if (section) section.remove();
+      }).catch(() => {});
+    }, 300);
+  }
+
   if (table) {
     let countsTimer = null;
+    table.querySelectorAll("tbody[data-group-id]").forEach(setUpGroup);
     listenLive(eventsSince, {
       job(job) {
         upsertRow(job);
+        if (job.group_id) refreshGroup(job.group_id);
         clearTimeout(countsTimer);
         countsTimer = setTimeout(refreshCounts, 300);
       },
       deleted(job) {
         const row = table.querySelector('tr[data-job-id="' + job.id + '"]');
-        if (row) row.remove();
+        if (row) {
+          const groupId = row.closest("tbody").dataset.groupId;
+          row.remove();
+          if (groupId) refreshGroup(groupId);
+        }
         refreshCounts();
       },
       resync: () => location.reload(),
@@ -106,12 +180,14 @@
 
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
     form.addEventListener("submit", (event) => {
-      if (form.id === "jobs-form" && !form.querySelector('input[name="job_ids"]:checked')) {
+      // A group's Cancel all and Delete all post this form elsewhere and ask their own question.
+      const own = event.submitter && event.submitter.dataset.confirm;
+      if (!own && form.id === "jobs-form" && !form.querySelector('input[name="job_ids"]:checked')) {
         event.preventDefault();
         alert("Select at least one job to delete.");
         return;
       }
-      if (!confirm(form.dataset.confirm)) event.preventDefault();
+      if (!confirm(own || form.dataset.confirm)) event.preventDefault();
     });
   });
 

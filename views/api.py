@@ -7,7 +7,7 @@ import db
 import jobs
 from jobs import UserError
 from views.cache import list_cache
-from views.serialize import candidate_dict, clip_dict, job_dict, overlaps_of, segment_dict, turn_dict
+from views.serialize import candidate_dict, clip_dict, group_dict, job_dict, overlaps_of, segment_dict, turn_dict
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_PAGE = 200
@@ -62,13 +62,21 @@ def list_jobs():
 
 @bp.post("/jobs")
 def create_jobs():
+    """Queue video URLs, or (`playlist_url`) the videos of a playlist or channel as a group."""
     data = _body()
     urls = data.get("urls") or ([data["url"]] if data.get("url") else [])
     if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
         raise UserError("'urls' must be a list of strings.")
     connection = db.get_db()
-    job_ids = jobs.submit(connection, _worker(), _settings(), "\n".join(urls),
-                          data.get("resolution") or _settings().default_resolution, jobs.parse_speakers(data))
+    resolution, speakers = data.get("resolution") or _settings().default_resolution, jobs.parse_speakers(data)
+    if "playlist_url" in data:
+        if urls:
+            raise UserError("Send either 'urls' or 'playlist_url', not both.")
+        if not isinstance(data["playlist_url"], str):
+            raise UserError("'playlist_url' must be a string.")
+        queued = jobs.submit_playlist(connection, _worker(), _settings(), data["playlist_url"], resolution, speakers)
+        return jsonify({**_group(connection, queued.group_id), "message": queued.message}), 201
+    job_ids = jobs.submit(connection, _worker(), _settings(), "\n".join(urls), resolution, speakers)
     return jsonify(jobs=[job_dict(db.get_job(connection, i)) for i in job_ids]), 201
 
 
@@ -125,6 +133,31 @@ def create_clip(job_id: int):
     connection = db.get_db()
     clip_id = jobs.request_clip(connection, _worker(), _settings(), job_id, _body())
     return jsonify(clip_dict(db.get_clip(connection, clip_id))), 202
+
+
+def _group(connection, group_id: int) -> dict:
+    """{"group": the group with its counts, "jobs": its jobs in playlist order}."""
+    group = jobs.require_group(connection, group_id)
+    return {"group": group_dict(group, db.group_counts(connection, [group_id])[group_id]),
+            "jobs": [job_dict(job) for job in db.group_jobs(connection, group_id)]}
+
+
+@bp.get("/groups/<int:group_id>")
+def get_group(group_id: int):
+    return jsonify(_group(db.get_db(), group_id))
+
+
+@bp.delete("/groups/<int:group_id>")
+def delete_group(group_id: int):
+    jobs.delete_group(db.get_db(), _worker(), group_id)
+    return "", 204
+
+
+@bp.post("/groups/<int:group_id>/cancel")
+def cancel_group(group_id: int):
+    connection = db.get_db()
+    jobs.cancel_group(connection, _worker(), group_id)
+    return jsonify(_group(connection, group_id)), 202
 
 
 @bp.get("/clips/<int:clip_id>")

@@ -5,6 +5,8 @@ import json
 
 from flask import url_for
 
+from jobs import limit_note
+
 
 def job_dict(job) -> dict:
     return {
@@ -17,7 +19,18 @@ def job_dict(job) -> dict:
         "diarization_backend": job["diarization_backend"], "diarization_reason": job["diarization_reason"],
         "timings": json.loads(job["timings"]) if job["timings"] else None,
         "created_at": job["created_at"], "updated_at": job["updated_at"], "finished_at": job["finished_at"],
+        "group_id": job["group_id"],
         "details_url": url_for("pages.details", job_id=job["id"]),
+    }
+
+
+def group_dict(group, counts: dict[str, int]) -> dict:
+    """A playlist's group, with its jobs counted by status."""
+    return {
+        "id": group["id"], "url": group["url"], "title": group["title"], "queued": group["queued"],
+        "video_count": group["video_count"], "more": bool(group["more"]),
+        "note": limit_note(group["queued"], group["video_count"], group["more"]),
+        "counts": counts, "total": sum(counts.values()), "created_at": group["created_at"],
     }
 
 
