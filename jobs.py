@@ -200,9 +200,9 @@ def delete(connection, worker, job_ids: list[int]) -> int:
         raise UserError("Select at least one job to delete.")
     for job_id in job_ids:
         require_job(connection, job_id)
-    for job_id in job_ids:
-        if not worker.delete(connection, job_id):
-            raise UserError(f"Job {job_id} could not be stopped and deleted in time; try again.", 503)
+    if not worker.delete(connection, job_ids):
+        what = f"Job {job_ids[0]}" if len(job_ids) == 1 else "Some of the jobs"
+        raise UserError(f"{what} could not be stopped and deleted in time; try again.", 503)
     return len(job_ids)
 
 

@@ -129,14 +129,18 @@ class Worker:
         """Ask the job thread to cancel the job if it is running it (a waiting job is cancelled in the database)."""
         self._requests.put(_Request("cancel", job_id))
 
-    def delete(self, connection, job_id: int) -> bool:
-        """Have the job deleted with its rows and files (a running one is cancelled first); False on timeout."""
+    def delete(self, connection, job_ids: list[int]) -> bool:
+        """Have the jobs deleted with their rows and files (a running one is cancelled first); False on
+        timeout. All are asked at once: the job thread deletes them in one go (a playlist's fifty)."""
         if not self.running:  # no thread runs anything: nothing to stop, so delete here
-            self._delete(connection, job_id)
+            for job_id in job_ids:
+                self._delete(connection, job_id)
             return True
-        request = _Request("delete", job_id)
-        self._requests.put(request)
-        return request.done.wait(DELETE_TIMEOUT)
+        requests = [_Request("delete", job_id) for job_id in job_ids]
+        for request in requests:
+            self._requests.put(request)
+        deadline = time.monotonic() + DELETE_TIMEOUT
+        return all(request.done.wait(max(deadline - time.monotonic(), 0)) for request in requests)
 
     def list_playlist(self, url: str, limit: int):
         """The first `limit` videos of a playlist or channel (pipeline.playlist.Playlist), listed in the
