@@ -114,6 +114,10 @@ MIGRATIONS = [
         WHEN OLD.group_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM jobs WHERE group_id = OLD.group_id)
         BEGIN DELETE FROM job_groups WHERE id = OLD.group_id; END;
     """,
+    """
+    -- An uploaded file's job: its url is the file's name, and the file lies in the job's folder.
+    ALTER TABLE jobs ADD COLUMN uploaded INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
@@ -175,12 +179,12 @@ class transaction:
 # --- jobs -------------------------------------------------------------------
 
 def create_job(db, url: str, resolution: str, num_speakers=None, min_speakers=None, max_speakers=None,
-               title: str | None = None, group_id: int | None = None) -> int:
+               title: str | None = None, group_id: int | None = None, uploaded: bool = False) -> int:
     now = time.time()
     cursor = db.execute(
         "INSERT INTO jobs (url, title, status, resolution, num_speakers, min_speakers, max_speakers, group_id,"
-        " created_at, updated_at) VALUES (?, ?, 'Pending', ?, ?, ?, ?, ?, ?, ?)",
-        (url, title or url, resolution, num_speakers, min_speakers, max_speakers, group_id, now, now))
+        " uploaded, created_at, updated_at) VALUES (?, ?, 'Pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+        (url, title or url, resolution, num_speakers, min_speakers, max_speakers, group_id, int(uploaded), now, now))
     return cursor.lastrowid
 
 

@@ -36,6 +36,11 @@ def job_dir(settings, job_id: int) -> Path:
     return settings.download_dir / str(job_id)
 
 
+def uploaded_file(settings, job_id: int, name: str) -> Path:
+    """Where an uploaded file lies: in its job's folder, where the download stage takes it from."""
+    return job_dir(settings, job_id) / "upload" / Path(name).name
+
+
 def clips_dir(settings, job_id: int) -> Path:
     return settings.processed_clips_dir / str(job_id)
 
@@ -218,9 +223,10 @@ class Worker:
         options = self.settings.analysis_options(
             resolution=job["resolution"], num_speakers=job["num_speakers"],
             min_speakers=job["min_speakers"], max_speakers=job["max_speakers"])
+        source = str(uploaded_file(self.settings, job_id, job["url"])) if job["uploaded"] else job["url"]
         self._running_job = job_id
         try:
-            result = self.analysis.call((job["url"], str(job_dir(self.settings, job_id)), options),
+            result = self.analysis.call((source, str(job_dir(self.settings, job_id)), options),
                                         self._progress_saver(connection, job_id), lambda: self._must_stop(connection))
             db.save_result(connection, job_id, result)
         except Cancelled:

@@ -382,3 +382,14 @@ def test_stopping_a_group_while_one_of_its_videos_runs_starts_none_of_the_others
         assert db.get_group(connection, group_id) is None
     wait_until(lambda: worker.jobs.unfinished_tasks == 0)
     assert len(worker.analysis.requests) == 1 and worker.analysis.stops == 1
+
+
+def test_an_upload_is_analysed_from_its_job_folder(make_worker, connection, settings):
+    job_id = db.create_job(connection, "Garden talk.mp4", "best", uploaded=True)
+    db.set_job_status(connection, job_id, "Queued", step="queued")
+    worker = make_worker()
+    worker.analysis.release.set()
+    worker.enqueue(job_id)
+    wait_until(lambda: status(connection, job_id) == "Processed")
+    source, folder, _options = worker.analysis.requests[0]
+    assert source == str(job_dir(settings, job_id) / "upload" / "Garden talk.mp4") and folder == str(job_dir(settings, job_id))
