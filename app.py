@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import db
 import security
+import uploads
 from config import ConfigError, Settings, load_settings
 from events import Broadcaster
 from instance_lock import AlreadyRunning, lock_data_folder
@@ -46,6 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
     # The JSON API is protected by requiring a JSON body type (browsers cannot send one
     # cross-site without a CORS preflight, which we never grant) instead of a form token.
     csrf.exempt(api.bp)
+    csrf.exempt(pages.upload)  # it checks the form's token itself, once it has streamed the file to disk
     app.before_request(_api_requires_json)
 
     broadcaster = Broadcaster()
@@ -111,11 +113,14 @@ def main() -> int:
         return 3
     # SIGTERM (service managers, `kill`) stops like Ctrl-C: the worker is told to stop first.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    uploads.clear_staging(settings)
     worker.start(keep_fds=(lock,))
     print(f"Serving on http://{settings.host}:{settings.port}", flush=True)
     try:
+        # Waitress receives a whole request body (into a temporary file past 512 kB) before the app
+        # sees it: it refuses a larger one than an upload may be as soon as its length is declared.
         serve(app, host=settings.host, port=settings.port, threads=settings.waitress_threads,
-              channel_timeout=120, ident="clipper")
+              channel_timeout=120, ident="clipper", max_request_body_size=uploads.body_limit(settings))
     finally:
         worker.stop()
     return 0

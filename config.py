@@ -115,6 +115,7 @@ SETTINGS = [
     ("ALLOWED_NETWORKS", "", _networks, "addresses or networks (CIDR) to allow even when private addresses are refused, e.g. a NAS at 192.168.1.20"),
     ("EVENTS_KEEPALIVE_SECONDS", "15", _positive_float, "idle seconds before a live stream sends a keep-alive comment; keep it well under Waitress's 120 s channel_timeout"),
     ("MAX_PLAYLIST_VIDEOS", "50", _positive_int, "a playlist or channel queues at most this many of its videos, the first ones"),
+    ("MAX_UPLOAD_MB", "4096", _positive_int, "largest video or audio file that can be uploaded, in MB"),
 ]
 
 
@@ -145,6 +146,7 @@ class Settings:
     allowed_networks: tuple[str, ...]
     events_keepalive_seconds: float
     max_playlist_videos: int
+    max_upload_mb: int
 
     def analysis_options(self, **job_options) -> AnalysisOptions:
         """Options for one job: the settings plus what the person chose for it."""

@@ -1,13 +1,19 @@
 """What a person can do to jobs and clips; shared by the pages and the JSON API."""
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlparse
 
 import db
 import netguard
-from pipeline.errors import PipelineError
+from pipeline import media
+from pipeline.errors import MediaError, PipelineError
 from pipeline.options import RESOLUTIONS
+from worker import uploaded_file
 
 MAX_URLS_PER_SUBMIT = 50
 
@@ -88,6 +94,34 @@ def submit(connection, worker, settings, urls_text: str, resolution: str, speake
         job_ids = _create_jobs(connection, [(url, None) for url in urls], resolution, speakers)
     _queue(connection, worker, job_ids)
     return job_ids
+
+
+def submit_upload(connection, worker, settings, upload, speakers: SpeakerOptions) -> int:
+    """Queue an uploaded file (uploads.Upload): ffprobe must find whole media with audio in it (its
+    content decides, not its name); it is then moved into the new job's folder, where the download
+    stage takes it from."""
+    if upload.path is None:
+        raise UserError("Choose a video or audio file to upload.")
+    try:
+        info = media.verify_upload(upload.path, settings.ffmpeg_path or None)
+    except MediaError as error:
+        raise UserError(f"'{upload.name}' cannot be analysed: {error}") from None
+    name = Path(upload.name).stem + media.UPLOAD_FORMATS[info.format_name.split(",")[0]]
+    # The file is moved in before the row is committed: a failed move leaves neither row nor folder.
+    with db.transaction(connection):
+        job_id = db.create_job(connection, name, "best", speakers.num_speakers, speakers.min_speakers,
+                               speakers.max_speakers, title=Path(name).stem, uploaded=True)
+        stored = uploaded_file(settings, job_id, name)
+        try:
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(upload.path, stored)
+        except OSError as error:
+            shutil.rmtree(stored.parent, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                stored.parent.parent.rmdir()  # the job's folder, made just now
+            raise UserError(f"'{upload.name}' could not be stored: {error.strerror or error}.", 507) from None
+    _queue(connection, worker, [job_id])
+    return job_id
 
 
 @dataclass

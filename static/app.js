@@ -1,4 +1,4 @@
-// Live updates (Server-Sent Events), seeking, and Create Clip without reloading.
+// Live updates (Server-Sent Events), seeking, Create Clip without reloading, and uploads with progress.
 // Every page also works without this file: forms post and pages reload.
 (function () {
   "use strict";
@@ -190,6 +190,93 @@
       if (!confirm(own || form.dataset.confirm)) event.preventDefault();
     });
   });
+
+  // --- home: upload a file (picked, or dropped anywhere on the page), showing its progress -------
+  const uploadForm = document.getElementById("upload-form");
+  if (uploadForm) {
+    const fileInput = document.getElementById("upload-file");
+    const progress = document.getElementById("upload-progress");
+    const state = document.getElementById("upload-state");
+    const button = document.getElementById("upload-button");
+    const tooLarge = "larger than the upload limit of " + uploadForm.dataset.maxMb + " MB (MAX_UPLOAD_MB).";
+    let uploading = false;
+
+    const say = (text, colour) => {
+      state.textContent = text;
+      state.className = "small mt-1 text-" + colour;
+    };
+    const show = (fraction) => {
+      const percent = Math.round(fraction * 100);
+      progress.setAttribute("aria-valuenow", percent);
+      progress.firstElementChild.style.width = percent + "%";
+      progress.firstElementChild.textContent = percent + "%";
+    };
+
+    function upload(file) {
+      if (uploading) return;
+      if (!file) return say("Choose a video or audio file to upload.", "danger");
+      // Said before sending: the server refuses a body over the limit as soon as it sees its length.
+      if (file.size > Number(uploadForm.dataset.maxBytes)) {
+        return say("'" + file.name + "' is " + (file.size / 1048576).toFixed(0) + " MB, " + tooLarge, "danger");
+      }
+      const data = new FormData(uploadForm);
+      data.set("file", file);
+      const request = new XMLHttpRequest();
+      request.open("POST", uploadForm.action);
+      request.setRequestHeader("Accept", "application/json");
+      request.responseType = "json";
+      request.upload.addEventListener("progress", (event) => {
+        if (event.lengthComputable) show(event.loaded / event.total);
+      });
+      const done = (text, colour) => {
+        uploading = false;
+        button.disabled = false;
+        say(text, colour);
+      };
+      request.addEventListener("load", () => {
+        if (request.status === 201) {
+          show(1);
+          fileInput.value = "";
+          return done("Uploaded '" + file.name + "': it is queued as job " + request.response.id + ".", "success");
+        }
+        progress.hidden = true;
+        if (request.status === 413) return done("'" + file.name + "' is " + tooLarge, "danger");
+        done((request.response && request.response.error) || "The upload failed (HTTP " + request.status + ").", "danger");
+      });
+      request.addEventListener("error", () => {
+        progress.hidden = true;
+        done("The upload failed: the connection to the server was lost.", "danger");
+      });
+      uploading = true;
+      button.disabled = true;
+      progress.hidden = false;
+      show(0);
+      say("Uploading '" + file.name + "'…", "secondary");
+      request.send(data);
+    }
+
+    uploadForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      upload(fileInput.files[0]);
+    });
+    const carriesFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files");
+    document.addEventListener("dragover", (event) => {
+      if (!carriesFiles(event)) return;
+      event.preventDefault();  // a drop here uploads the file instead of opening it
+      uploadForm.classList.add("dragging");
+    });
+    document.addEventListener("dragleave", (event) => {
+      if (!event.relatedTarget) uploadForm.classList.remove("dragging");  // it left the window
+    });
+    document.addEventListener("drop", (event) => {
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      uploadForm.classList.remove("dragging");
+      if (event.dataTransfer.files.length !== 1) return say("Drop one file at a time.", "danger");
+      fileInput.files = event.dataTransfer.files;
+      upload(fileInput.files[0]);
+    });
+  }
 
   // --- details: live status, player, timeline, clips ---------------------------
   const jobBox = document.getElementById("job");

@@ -19,7 +19,7 @@ def job_dict(job) -> dict:
         "diarization_backend": job["diarization_backend"], "diarization_reason": job["diarization_reason"],
         "timings": json.loads(job["timings"]) if job["timings"] else None,
         "created_at": job["created_at"], "updated_at": job["updated_at"], "finished_at": job["finished_at"],
-        "group_id": job["group_id"],
+        "group_id": job["group_id"], "uploaded": bool(job["uploaded"]),
         "details_url": url_for("pages.details", job_id=job["id"]),
     }
 
