@@ -1,6 +1,7 @@
 """The background worker: one thread drains the job queue in order; a second cuts clips."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -192,9 +193,10 @@ class Worker:
 
     def _save_video_info(self, connection, job_id: int) -> None:
         """Show the real title as soon as the download is done."""
-        saved = run.load_stage(job_dir(self.settings, job_id) / "video.json")
-        if saved:
-            db.set_job_video(connection, job_id, saved["data"])
+        saved = job_dir(self.settings, job_id) / "video.json"
+        if saved.is_file():
+            video = json.loads(saved.read_text(encoding="utf-8"))
+            db.set_job_video(connection, job_id, {**video, "path": str(saved.parent / video["path"])})
 
     # --- the clip thread ------------------------------------------------------
 
