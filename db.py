@@ -96,6 +96,23 @@ MIGRATIONS = [
     CREATE TRIGGER jobs_inserted AFTER INSERT ON jobs BEGIN UPDATE jobs_version SET version = version + 1; END;
     CREATE TRIGGER jobs_updated AFTER UPDATE ON jobs BEGIN UPDATE jobs_version SET version = version + 1; END;
     CREATE TRIGGER jobs_deleted AFTER DELETE ON jobs BEGIN UPDATE jobs_version SET version = version + 1; END;
+    """,    # 2: settings changed while the app runs (the Settings page), and who changed them.
+    """
+    CREATE TABLE settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        changed_at REAL NOT NULL,
+        changed_by TEXT NOT NULL
+    );
+    -- Who changed which setting when; a secret's values are never written here.
+    CREATE TABLE settings_changes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        changed_at REAL NOT NULL,
+        changed_by TEXT NOT NULL,
+        name TEXT NOT NULL,
+        old_value TEXT,
+        new_value TEXT
+    );
     """,
 ]
 
@@ -307,3 +324,34 @@ def unfinished_clip_ids(db) -> list[int]:
 def finish_clip(db, clip_id: int, filename: str | None, error: str | None = None) -> None:
     db.execute("UPDATE clips SET status = ?, filename = ?, error = ? WHERE id = ?",
                ("Failed" if error else "Created", filename, error, clip_id))
+
+
+# --- settings changed at run time ------------------------------------------------
+
+def stored_settings(db) -> dict[str, str]:
+    return {row["name"]: row["value"] for row in db.execute("SELECT name, value FROM settings")}
+
+
+def stored_setting_rows(db) -> dict[str, sqlite3.Row]:
+    return {row["name"]: row for row in db.execute("SELECT * FROM settings")}
+
+
+def save_settings(db, changes: dict[str, str | None], changed_by: str, logged: dict[str, tuple]) -> None:
+    """Store (or, for None, forget) values and log each change as `logged[name]` = (old, new), in one transaction."""
+    now = time.time()
+    with transaction(db):
+        for name, value in changes.items():
+            if value is None:
+                db.execute("DELETE FROM settings WHERE name = ?", (name,))
+            else:
+                db.execute("INSERT INTO settings (name, value, changed_at, changed_by) VALUES (?, ?, ?, ?)"
+                           " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
+                           " changed_at = excluded.changed_at, changed_by = excluded.changed_by",
+                           (name, value, now, changed_by))
+            old, new = logged[name]
+            db.execute("INSERT INTO settings_changes (changed_at, changed_by, name, old_value, new_value)"
+                       " VALUES (?, ?, ?, ?, ?)", (now, changed_by, name, old, new))
+
+
+def settings_changes(db, limit: int = 100) -> list[sqlite3.Row]:
+    return db.execute("SELECT * FROM settings_changes ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
