@@ -26,7 +26,7 @@ def make_app(tmp_path):
         config = {"DATABASE_PATH": str(tmp_path / "instance" / "videos.db"),
                   "DOWNLOAD_DIR": str(tmp_path / "downloads"),
                   "PROCESSED_CLIPS_DIR": str(tmp_path / "clips"),
-                  "ALLOW_PRIVATE_URLS": "1", "START_WORKER": False, "WARM_UP": False, **overrides}
+                  "ALLOW_PRIVATE_URLS": "1", **overrides}
         app = create_app(config)
         app.config["TESTING"] = True
         app.config["WTF_CSRF_ENABLED"] = csrf

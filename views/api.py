@@ -1,7 +1,7 @@
 """The JSON API under /api (described in static/openapi.yaml)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 import db
 import jobs
@@ -68,7 +68,8 @@ def create_jobs():
         raise UserError("'urls' must be a list of strings.")
     connection = db.get_db()
     job_ids = jobs.submit(connection, _worker(), _settings(), "\n".join(urls),
-                          data.get("resolution") or _settings().default_resolution, jobs.parse_speakers(data))
+                          data.get("resolution") or _settings().default_resolution, jobs.parse_speakers(data),
+                          g.user.id)
     return jsonify(jobs=[job_dict(db.get_job(connection, i)) for i in job_ids]), 201
 
 
@@ -79,6 +80,7 @@ def get_job(job_id: int):
 
 @bp.delete("/jobs/<int:job_id>")
 def delete_job(job_id: int):
+    jobs.check_may_change(db.get_db(), g.user, [job_id], "delete")
     jobs.delete(db.get_db(), _worker(), _settings(), [job_id])
     return "", 204
 
@@ -86,6 +88,7 @@ def delete_job(job_id: int):
 @bp.post("/jobs/<int:job_id>/retry")
 def retry_job(job_id: int):
     connection = db.get_db()
+    jobs.check_may_change(connection, g.user, [job_id], "retry")
     jobs.retry(connection, _worker(), job_id)
     return jsonify(job_dict(db.get_job(connection, job_id)))
 
@@ -93,6 +96,7 @@ def retry_job(job_id: int):
 @bp.post("/jobs/<int:job_id>/cancel")
 def cancel_job(job_id: int):
     connection = db.get_db()
+    jobs.check_may_change(connection, g.user, [job_id], "cancel")
     jobs.cancel(connection, _worker(), job_id)
     return jsonify(job_dict(db.get_job(connection, job_id))), 202
 
@@ -133,3 +137,4 @@ def get_clip(clip_id: int):
     if clip is None:
         abort(404)
     return jsonify(clip_dict(clip))
+

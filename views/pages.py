@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from flask import (Blueprint, abort, current_app, flash, get_template_attribute, redirect, render_template,
+from flask import (Blueprint, abort, current_app, flash, g, get_template_attribute, redirect, render_template,
                    request, url_for)
 from markupsafe import Markup
 
@@ -61,7 +61,7 @@ def submit():
     try:
         speakers = jobs.parse_speakers(request.form)
         job_ids = jobs.submit(db.get_db(), _worker(), _settings(), request.form.get("urls", ""),
-                              request.form.get("resolution", _settings().default_resolution), speakers)
+                              request.form.get("resolution", _settings().default_resolution), speakers, g.user.id)
     except UserError as error:
         flash(str(error), "danger")
         return _render_home(1, request.form, error.status)
@@ -73,6 +73,7 @@ def submit():
 def delete():
     try:
         ids = [int(value) for value in request.form.getlist("job_ids")]
+        jobs.check_may_change(db.get_db(), g.user, ids, "delete")
         count = jobs.delete(db.get_db(), _worker(), _settings(), ids)
     except ValueError:
         flash("Job ids must be numbers.", "danger")
@@ -86,6 +87,7 @@ def delete():
 @bp.post("/jobs/<int:job_id>/retry")
 def retry(job_id: int):
     try:
+        jobs.check_may_change(db.get_db(), g.user, [job_id], "retry")
         jobs.retry(db.get_db(), _worker(), job_id)
         flash(f"Job {job_id} is queued again.", "success")
     except UserError as error:
@@ -96,6 +98,7 @@ def retry(job_id: int):
 @bp.post("/jobs/<int:job_id>/cancel")
 def cancel(job_id: int):
     try:
+        jobs.check_may_change(db.get_db(), g.user, [job_id], "cancel")
         jobs.cancel(db.get_db(), _worker(), job_id)
         flash(f"Job {job_id} is being cancelled.", "success")
     except UserError as error:
