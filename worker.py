@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 
 import db
+import settings_store
 from events import Broadcaster
 from pipeline import media, run
 from pipeline.errors import Cancelled, PipelineError
@@ -129,7 +130,7 @@ class Worker:
         """Load the models before the first job so it pays no start-up cost."""
         from pipeline import diarize, transcribe
         try:
-            transcribe.load_model(self.settings.analysis_options())
+            transcribe.load_model(settings_store.current(self.settings).analysis_options())
             diarize.warm_up()
         except Exception as error:  # a job will report the same problem readably
             log.warning("warm-up failed: %s", error)
@@ -156,7 +157,8 @@ class Worker:
     def _analyze(self, connection, job) -> None:
         """Run the pipeline for a claimed job, saving progress first and then announcing it."""
         job_id = job["id"]
-        options = self.settings.analysis_options(
+        # Read per job: settings changed on the Settings page apply from the next job.
+        options = settings_store.current(self.settings, connection).analysis_options(
             resolution=job["resolution"], num_speakers=job["num_speakers"],
             min_speakers=job["min_speakers"], max_speakers=job["max_speakers"])
         last = {"stage": None, "time": 0.0}

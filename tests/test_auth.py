@@ -344,6 +344,29 @@ def test_members_may_clip_any_processed_job(app):
     assert response.status_code == 202
 
 
+def test_only_admins_see_and_change_settings_through_the_api(app):
+    bob, alice = sign_in(app, "bob"), sign_in(app, "alice")
+    assert bob.get("/api/settings").status_code == 403
+    response = bob.patch("/api/settings", json={"DIARIZATION_BACKEND": "embedded"})
+    assert response.status_code == 403 and response.get_json() == {"error": "Only an admin may do this."}
+    assert alice.get("/api/settings").status_code == 200
+    assert alice.patch("/api/settings", json={"DIARIZATION_BACKEND": "embedded"}).get_json()["changed"] == [
+        "DIARIZATION_BACKEND"]
+    token = new_token(bob)
+    assert app.test_client().get("/api/settings", headers=bearer(token)).status_code == 403
+
+
+def test_members_cannot_open_settings_or_accounts_pages(app):
+    bob = sign_in(app, "bob")
+    for path in ("/settings", "/accounts"):
+        response = bob.get(path)
+        assert response.status_code == 403 and "Only an admin may do this." in response.get_data(as_text=True)
+    assert bob.post("/settings", data={"DIARIZATION_BACKEND": "embedded"}).status_code == 403
+    assert bob.post("/accounts", data={"name": "mallory", "password": "long-enough", "confirm": "long-enough",
+                                       "role": "admin"}).status_code == 403
+    html = bob.get("/").get_data(as_text=True)
+    assert 'href="/settings"' not in html and 'href="/accounts"' not in html
+    assert app_users(app) == [("alice", "admin"), ("bob", "member")]
 
 
 def test_a_member_cannot_delete_another_members_job_with_the_form(app):
@@ -373,6 +396,18 @@ def test_jobs_record_who_submitted_them(app):
     jobs = sign_in(app, "alice").get("/api/jobs").get_json()["jobs"]
     assert len(jobs) == 2 and {job["submitted_by"] for job in jobs} == {None}  # the jobs stay
 
+
+def test_with_sign_in_off_everyone_may_do_everything_as_before(make_app):
+    app = make_app()
+    client = app.test_client()
+    job_id = client.post("/api/jobs", json={"url": "http://example.com/a"}).get_json()["jobs"][0]["id"]
+    assert client.get(f"/api/jobs/{job_id}").get_json()["submitted_by"] is None
+    html = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert 'id="job-actions"' in html and "Sign out" not in html and 'href="/settings"' in html
+    assert client.get("/settings").status_code == 200 and client.get("/api/settings").status_code == 200
+    assert client.get("/account").status_code == 404
+    assert client.get("/login").status_code == 302
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 204
 
 
 # --- CSRF --------------------------------------------------------------------------------------------

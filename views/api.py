@@ -5,7 +5,10 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 import db
 import jobs
+import settings_store
+from auth import require_admin
 from jobs import UserError
+from settings_store import SettingsInvalid
 from views.cache import list_cache
 from views.serialize import candidate_dict, clip_dict, job_dict, overlaps_of, segment_dict, turn_dict
 
@@ -14,7 +17,7 @@ MAX_PAGE = 200
 
 
 def _settings():
-    return current_app.config["SETTINGS"]
+    return settings_store.for_request()
 
 
 def _worker():
@@ -138,3 +141,33 @@ def get_clip(clip_id: int):
         abort(404)
     return jsonify(clip_dict(clip))
 
+
+def _setting_text(name: str, value) -> str | None:
+    """A JSON value as the environment would spell it; null puts the setting back to its default."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    raise UserError(f"{name} must be a string, a number, true/false or null.")
+
+
+@bp.get("/settings")
+def list_settings():
+    require_admin()
+    entries = settings_store.entries(current_app.config["SETTINGS"], db.get_db())
+    return jsonify(settings=[entry.public() for entry in entries])
+
+
+@bp.patch("/settings")
+def change_settings():
+    """Change settings, all or none: {"DIARIZATION_BACKEND": "embedded", "CLIP_MAX_SECONDS": 45}."""
+    require_admin()
+    changes = {name: _setting_text(name, value) for name, value in _body().items()}
+    try:
+        changed = settings_store.save(current_app.config["SETTINGS"], db.get_db(), changes, g.user.name)
+    except SettingsInvalid as error:
+        return jsonify(error=str(error), errors=error.errors), 400
+    entries = settings_store.entries(current_app.config["SETTINGS"], db.get_db())
+    return jsonify(changed=changed, settings=[entry.public() for entry in entries])

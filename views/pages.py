@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 import db
 import jobs
+import settings_store
 from jobs import UserError
 from views.cache import list_cache
 from views.serialize import overlaps_of
@@ -19,7 +20,7 @@ SPEAKER_COLOURS = ["#0d6efd", "#dc3545", "#198754", "#fd7e14", "#6f42c1", "#20c9
 
 
 def _settings():
-    return current_app.config["SETTINGS"]
+    return settings_store.for_request()
 
 
 def _worker():
