@@ -126,6 +126,15 @@ def test_analysis_options_follow_settings(tmp_path):
     assert options.allow_local_files is False  # a web request never reads the server's own files
 
 
+def test_every_setting_is_documented():
+    readme, example = (REPO / "README.md").read_text(), (REPO / ".env.example").read_text()
+    for name, _default, _parse, _help in config.SETTINGS:
+        assert f"`{name}`" in readme, name
+        assert f"# {name}=" in example, name
+    for name in config.CHANGEABLE_AT_RUN_TIME:  # marked as changeable on the Settings page
+        assert f"[Settings page]\n# {name}=" in example, name
+
+
 def test_where_each_value_comes_from(tmp_path):
     settings = load_settings({"PORT": "9000"}, environ={"DATABASE_PATH": str(tmp_path / "v.db"), "HOST": "::1"},
                              env_file={"HOST": "0.0.0.0", "AUTH": "on"})
