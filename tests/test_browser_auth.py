@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import LiveServer
-from tests.test_browser import UI_MS, browser, expect  # noqa: F401
+from tests.test_browser import PHONE, UI_MS, browser, expect  # noqa: F401
 
 
 ADMIN, MEMBER = ("alice", "alice-password"), ("bob", "bob-password")
@@ -111,10 +111,10 @@ def test_wrong_password_and_unknown_name_are_refused_alike(page):
         page.goto("/login")
         page.fill("#name", name)
         page.fill("#password", password)
-        with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        with page.expect_navigation() as answer:
             page.get_by_role("button", name="Sign in").click()
         assert answer.value.status == 401
-        messages.append(page.locator("[data-flash]").inner_text())
+        messages.append(page.locator("[data-flash]").inner_text().strip())
         expect(page.locator("#signed-in")).to_have_count(0)
         expect(page.locator("#name")).to_have_value(name)
     assert messages[0] == messages[1] and "Wrong name or password." in messages[0]
@@ -132,6 +132,22 @@ def test_admin_adds_a_member(page):
     form.get_by_role("button", name="Create account").click()
     expect(page.locator("[data-flash]")).to_contain_text("Account bob (member) created")
     expect(page.locator('#users tr[data-user="bob"] select')).to_have_value("member")
+
+
+def test_signed_in_pages_fit_a_390px_wide_screen(browser, server):
+    context = browser.new_context(viewport=PHONE, base_url=server.base_url, is_mobile=True, has_touch=True)
+    context.set_default_timeout(UI_MS)
+    try:
+        page = context.new_page()
+        sign_in(page, *ADMIN)
+        for path in ("/", "/settings", "/accounts", "/account"):
+            page.goto(path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"] + 1, f"{path} scrolls sideways: {width}px"
+            box = page.get_by_role("button", name="Sign out").bounding_box()
+            assert box and box["x"] + box["width"] <= PHONE["width"] + 1, path
+    finally:
+        context.close()
 
 
 # ---- 4. settings: a new diarization backend reaches the next job; the token never shows ----------------
@@ -228,7 +244,7 @@ def test_five_wrong_passwords_make_the_next_attempt_wait(page):
         page.goto("/login")
         page.fill("#name", MEMBER[0])
         page.fill("#password", MEMBER[1] if attempt == 5 else "wrong-password")
-        with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        with page.expect_navigation() as answer:
             page.get_by_role("button", name="Sign in").click()
         if attempt < 5:
             assert answer.value.status == 401
