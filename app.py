@@ -1,5 +1,5 @@
-"""The web app: `create_app()` builds it; `python app.py` starts the worker and serves the app with Waitress;
-`flask --app app users …` manages accounts."""
+"""The web app: `create_app()` builds it; `python app.py` locks the data folder, starts the worker
+and serves the app with Waitress; `flask --app app users …` manages accounts."""
 from __future__ import annotations
 
 import logging
@@ -18,6 +18,7 @@ import security
 import settings_store
 from config import ROOT, ConfigError, Settings, is_loopback, load_settings
 from events import Broadcaster
+from instance_lock import AlreadyRunning, lock_data_folder
 from worker import Worker
 
 csrf = CSRFProtect()
@@ -26,8 +27,8 @@ csrf = CSRFProtect()
 def create_app(config: dict | None = None, env_file: dict | None = None) -> Flask:
     """Build the app; `config` may override settings (any SETTINGS name), `env_file` holds .env's values.
 
-    Its worker is created, not started: only the entry point (main) runs one, so a `flask` command
-    in a shell never runs jobs beside the server.
+    Its worker is created, not started: only the entry point (main) runs one, after locking the
+    data folder, so a shell (`flask users …`) or a second process never runs jobs as well.
     """
     settings: Settings = load_settings(config, env_file=env_file)
     for folder in (settings.download_dir, settings.processed_clips_dir, settings.database_path.parent):
@@ -117,19 +118,23 @@ def main() -> int:
     except ConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
-    settings = app.config["SETTINGS"]
+    settings, worker = app.config["SETTINGS"], app.extensions["worker"]
     refusal = _no_account_message(settings)
     if refusal:
         print(refusal, file=sys.stderr)
         return 2
+    try:
+        lock = lock_data_folder(settings.database_path.parent)
+    except AlreadyRunning as error:
+        print(error, file=sys.stderr)
+        return 3
     load_dotenv(env_file)  # the other programs' variables in .env (HF_HOME, …); ours are read above
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
     if not settings_store.current(settings).hugging_face_token:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read by huggingface_hub at import: set it first
-    worker = app.extensions["worker"]
     # SIGTERM (service managers, `kill`) stops like Ctrl-C: the worker is told to stop first.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    worker.start()
+    worker.start(keep_fds=(lock,))
     mode = "sign-in required" if settings.sign_in_required else "no sign-in"
     print(f"Serving on http://{settings.host}:{settings.port} ({mode})", flush=True)
     proxy = ({"trusted_proxy": settings.trusted_proxy, "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from netguard import AddressPolicy
 from pipeline.options import DIARIZATION_BACKENDS, RESOLUTIONS, AnalysisOptions
 
 ROOT = Path(__file__).resolve().parent
@@ -69,8 +70,26 @@ def _text(value: str) -> str:
     return value.strip()
 
 
-def _optional_int(value: str) -> int | None:
-    return _positive_int(value) if value.strip() else None
+def _limit(value: str) -> int | None:
+    """A whole-number limit; 0 or empty means no limit."""
+    try:
+        number = int(value) if value.strip() else 0
+    except ValueError:
+        raise ValueError("must be a whole number (0 or empty: no limit)") from None
+    if number < 0:
+        raise ValueError("must be a whole number (0 or empty: no limit)")
+    return number or None
+
+
+def _networks(value: str) -> tuple[str, ...]:
+    """Comma- or space-separated networks in CIDR form (a single address is a /32 or /128)."""
+    networks = []
+    for item in value.replace(",", " ").split():
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an address or network like 192.168.1.0/24") from None
+    return tuple(networks)
 
 
 _HOST_NAME = re.compile(r"[a-z0-9.-]+|\[[0-9a-f:.]+\]")
@@ -120,9 +139,10 @@ SETTINGS = [
     ("CLIP_MIN_SECONDS", "15", _positive_float, "shortest proposed clip"),
     ("CLIP_MAX_SECONDS", "60", _positive_float, "longest proposed clip, and longest custom clip is 10x this"),
     ("DEFAULT_RESOLUTION", "720p", _choice(RESOLUTIONS), "download resolution preselected in the form"),
-    ("MAX_FILESIZE_MB", "", _optional_int, "refuse downloads larger than this (empty: no limit)"),
-    ("MAX_DURATION_SECONDS", "", _optional_int, "refuse videos longer than this (empty: no limit)"),
-    ("ALLOW_PRIVATE_URLS", "0", _bool, "allow loopback, private and link-local addresses (off by default)"),
+    ("MAX_FILESIZE_MB", "4096", _limit, "refuse downloads larger than this, before and while downloading (0: no limit)"),
+    ("MAX_DURATION_SECONDS", "14400", _limit, "refuse videos longer than this (0: no limit)"),
+    ("ALLOW_PRIVATE_URLS", "0", _bool, "allow loopback, private, link-local and other non-public addresses (off by default)"),
+    ("ALLOWED_NETWORKS", "", _networks, "addresses or networks (CIDR) to allow even when private addresses are refused, e.g. a NAS at 192.168.1.20"),
     ("EVENTS_KEEPALIVE_SECONDS", "15", _positive_float, "idle seconds before a live stream sends a keep-alive comment; keep it well under Waitress's 120 s channel_timeout"),
     ("AUTH", "auto", _choice(AUTH_MODES), "sign-in: auto (required unless HOST is a loopback address), on or off"),
     ("SESSION_LIFETIME_DAYS", "14", _positive_float, "days a sign-in lasts before the password is asked again"),
@@ -133,7 +153,7 @@ SETTINGS = [
 CHANGEABLE_AT_RUN_TIME = (
     "FASTER_WHISPER_MODEL", "FASTER_WHISPER_COMPUTE_TYPE", "FASTER_WHISPER_DEVICE", "DIARIZATION_BACKEND",
     "PYANNOTE_PIPELINE", "HUGGING_FACE_TOKEN", "CLIP_MIN_SECONDS", "CLIP_MAX_SECONDS", "DEFAULT_RESOLUTION",
-    "MAX_FILESIZE_MB", "MAX_DURATION_SECONDS", "ALLOW_PRIVATE_URLS", "SESSION_LIFETIME_DAYS",
+    "MAX_FILESIZE_MB", "MAX_DURATION_SECONDS", "ALLOW_PRIVATE_URLS", "ALLOWED_NETWORKS", "SESSION_LIFETIME_DAYS",
 )
 SECRET_SETTINGS = ("HUGGING_FACE_TOKEN",)  # write-only: never shown, sent or logged
 BY_NAME = {name: (default, parse, help_text) for name, default, parse, help_text in SETTINGS}
@@ -164,6 +184,7 @@ class Settings:
     max_filesize_mb: int | None
     max_duration_seconds: int | None
     allow_private_urls: bool
+    allowed_networks: tuple[str, ...]
     events_keepalive_seconds: float
     auth: str
     session_lifetime_days: float
@@ -191,6 +212,10 @@ class Settings:
             ffmpeg_path=self.ffmpeg_path or None, models_dir=str(self.models_dir),
             allow_local_files=False, **job_options,
         )
+
+    def address_policy(self) -> AddressPolicy:
+        """Which addresses downloads may connect to."""
+        return AddressPolicy(self.allow_private_urls, self.allowed_networks)
 
 
 def _resolve(path: str) -> Path:

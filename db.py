@@ -275,6 +275,44 @@ def set_job_status(db, job_id: int, status: str, step: str | None = None, progre
                (status, step, progress, detail, error, now, finished, job_id))
 
 
+def claim_job(db, job_id: int) -> bool:
+    """Move a waiting job to Downloading; False if it is no longer waiting (cancelled, deleted, claimed).
+
+    One conditional UPDATE: a cancel or delete made between reading the job and claiming it wins.
+    """
+    cursor = db.execute(
+        "UPDATE jobs SET status = 'Downloading', step = 'download', progress = 0, detail = 'starting', error = NULL,"
+        " finished_at = NULL, updated_at = ? WHERE id = ? AND status IN (?, ?)",
+        (time.time(), job_id, *WAITING_STATUSES))
+    return cursor.rowcount == 1
+
+
+def cancel_waiting_job(db, job_id: int) -> bool:
+    """Cancel a job that has not started; False if it is running or finished (or gone)."""
+    now = time.time()
+    cursor = db.execute(
+        "UPDATE jobs SET status = 'Cancelled', step = 'cancelled', progress = 0, detail = 'Cancelled by the user.',"
+        " updated_at = ?, finished_at = ? WHERE id = ? AND status IN (?, ?)",
+        (now, now, job_id, *WAITING_STATUSES))
+    return cursor.rowcount == 1
+
+
+def requeue_job(db, job_id: int) -> bool:
+    """Queue a failed or cancelled job again; False if it is in any other state."""
+    cursor = db.execute(
+        "UPDATE jobs SET status = 'Queued', step = 'queued', progress = 0, detail = NULL, error = NULL,"
+        " updated_at = ?, finished_at = NULL WHERE id = ? AND status IN ('Error', 'Cancelled')",
+        (time.time(), job_id))
+    return cursor.rowcount == 1
+
+
+def fail_job(db, job_id: int, error: str) -> None:
+    """Mark a job failed; its step stays, so the person sees which stage failed."""
+    now = time.time()
+    db.execute("UPDATE jobs SET status = 'Error', detail = NULL, error = ?, updated_at = ?, finished_at = ?"
+               " WHERE id = ?", (error, now, now, job_id))
+
+
 def set_job_progress(db, job_id: int, status: str, step: str, progress: float, detail: str) -> None:
     db.execute("UPDATE jobs SET status = ?, step = ?, progress = ?, detail = ?, updated_at = ? WHERE id = ?",
                (status, step, progress, detail, time.time(), job_id))

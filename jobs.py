@@ -1,16 +1,12 @@
 """What a person can do to jobs and clips; shared by the pages and the JSON API."""
 from __future__ import annotations
 
-import ipaddress
-import shutil
-import socket
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlparse
 
 import db
+import netguard
 from pipeline.options import RESOLUTIONS
-from worker import clips_dir, job_dir
 
 MAX_URLS_PER_SUBMIT = 50
 
@@ -50,28 +46,27 @@ def parse_speakers(values: dict) -> SpeakerOptions:
     return speakers
 
 
-def _is_private(host: str) -> bool:
-    """True when the host is, or resolves to, a loopback, private, link-local or reserved address."""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (socket.gaierror, UnicodeError):
-        return host.lower() in ("localhost",) or host.lower().endswith(".localhost")
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
-            return True
-    return False
+def check_url(url: str, allow_private: bool, allowed_networks: tuple[str, ...] = ()) -> str:
+    """The URL if it may be downloaded; a UserError saying why not otherwise.
 
-
-def check_url(url: str, allow_private: bool) -> str:
-    """The URL if it may be downloaded; a UserError saying why not otherwise."""
+    This is the early answer for the person; the analysis process checks every address again when
+    it connects (netguard), since redirects and DNS answers can change after this.
+    """
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https"):
         raise UserError(f"'{url[:100]}' is not a web address: only http:// and https:// URLs are accepted.")
     host = parsed.hostname or ""
     if not host or (" " in url) or ("." not in host and host != "localhost" and ":" not in host):
         raise UserError(f"'{url[:100]}' is not a valid URL.")
-    if not allow_private and _is_private(host):
+    if allow_private:
+        return url
+    try:
+        addresses = netguard.resolve(host)
+    except (OSError, UnicodeError):
+        raise UserError(f"'{url[:100]}' cannot be fetched: the host '{host[:100]}' was not found "
+                        "(its DNS lookup failed). Check the address.") from None
+    policy = netguard.AddressPolicy(allow_private, allowed_networks)
+    if any(policy.refuses(address) for address in addresses):
         raise UserError(f"'{url[:100]}' points to a private or local address, which is not allowed "
                         "(set ALLOW_PRIVATE_URLS=1 to allow it).")
     return url
@@ -88,7 +83,7 @@ def submit(connection, worker, settings, urls_text: str, resolution: str, speake
     if resolution not in RESOLUTIONS:
         raise UserError(f"Resolution must be one of {', '.join(RESOLUTIONS)}.")
     for url in urls:
-        check_url(url, settings.allow_private_urls)
+        check_url(url, settings.allow_private_urls, settings.allowed_networks)
         existing = db.unfinished_job_for_url(connection, url)
         if existing:
             raise UserError(f"'{url[:100]}' is already in the queue (job {existing['id']}, {existing['status']}).", 409)
@@ -125,42 +120,33 @@ def check_may_change(connection, user, job_ids: list[int], action: str) -> None:
 
 
 def cancel(connection, worker, job_id: int) -> None:
+    """Cancel a waiting job here, atomically; a running one is the job thread's to stop (it is asked)."""
     job = require_job(connection, job_id)
     if job["status"] not in db.UNFINISHED_STATUSES:
         raise UserError(f"Job {job_id} is {job['status']}; only queued or running jobs can be cancelled.", 409)
-    if not worker.cancel_running(job_id):
-        db.set_job_status(connection, job_id, "Cancelled", step="cancelled", detail="Cancelled by the user.")
+    if db.cancel_waiting_job(connection, job_id):
         worker.announce_job(connection, job_id)
+    else:
+        worker.cancel(job_id)
 
 
 def retry(connection, worker, job_id: int) -> None:
     job = require_job(connection, job_id)
-    if job["status"] not in ("Error", "Cancelled"):
+    if not db.requeue_job(connection, job_id):
         raise UserError(f"Job {job_id} is {job['status']}; only failed or cancelled jobs can be retried.", 409)
-    db.set_job_status(connection, job_id, "Queued", step="queued")
     worker.announce_job(connection, job_id)
     worker.enqueue(job_id)
 
 
-def _remove_tree(folder: Path, root: Path) -> None:
-    """Delete a job's folder, and only if it really lies inside the configured root."""
-    folder, root = folder.resolve(), root.resolve()
-    if folder.parent == root and folder.is_dir():
-        shutil.rmtree(folder)
-
-
-def delete(connection, worker, settings, job_ids: list[int]) -> int:
-    """Delete jobs with their rows and files; a running one is cancelled first."""
+def delete(connection, worker, job_ids: list[int]) -> int:
+    """Have the jobs deleted with their rows and files (the job thread cancels a running one first)."""
     if not job_ids:
         raise UserError("Select at least one job to delete.")
     for job_id in job_ids:
         require_job(connection, job_id)
     for job_id in job_ids:
-        worker.cancel_running(job_id, wait=60)
-        db.delete_job(connection, job_id)
-        _remove_tree(job_dir(settings, job_id), settings.download_dir)
-        _remove_tree(clips_dir(settings, job_id), settings.processed_clips_dir)
-        worker.announce_job(connection, job_id)
+        if not worker.delete(connection, job_id):
+            raise UserError(f"Job {job_id} could not be stopped and deleted in time; try again.", 503)
     return len(job_ids)
 
 
@@ -191,15 +177,15 @@ def request_clip(connection, worker, settings, job_id: int, values: dict) -> int
         start, end, candidate_id = candidate["start"], candidate["end"], candidate["id"]
     else:
         start, end, candidate_id = _seconds(values.get("start"), "Start"), _seconds(values.get("end"), "End"), None
-    duration = job["duration"] or 0
+    duration = job["duration"]  # unknown (None or 0) when the video does not say how long it is
     longest = settings.clip_max_seconds * 10
-    if start < 0 or end > duration + 0.05:
-        raise UserError(f"The clip must lie within the video (0 to {duration:.1f} s).")
+    if start < 0 or (duration and end > duration + 0.05):
+        raise UserError(f"The clip must lie within the video (0 to {duration or 0:.1f} s).")
     if end - start < 0.5:
         raise UserError("The clip must end at least half a second after it starts.")
     if end - start > longest:
         raise UserError(f"A clip may be at most {longest:.0f} s long.")
-    clip_id = db.create_clip(connection, job_id, start, min(end, duration), _flag(values.get("captions")),
+    clip_id = db.create_clip(connection, job_id, start, min(end, duration) if duration else end, _flag(values.get("captions")),
                              _flag(values.get("vertical")), candidate_id)
     worker.enqueue_clip(clip_id)
     return clip_id

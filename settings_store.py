@@ -46,6 +46,8 @@ def as_text(value) -> str:
         return "1" if value else "0"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, tuple):
+        return ", ".join(value)
     return str(value)
 
 

@@ -172,6 +172,10 @@ PLANS = [
     Plan("r10", "dev", ("fr_june", "ru_ivr", "it_carlo", "es_july", "en_hts1"), 180, "pinknoise", 18, brief="en_hts1"),
     Plan("r11", "dev", ("en_ve9qrp", "en_vk5qi"), 32),
     Plan("r12", "dev", ("ru_ivr", "es_july", "en_arctic_b"), 120, "whitenoise", 10, overlaps=3, brief="en_arctic_b"),
+    # Same-gender pairs on a telephone line: the hardest pairs to tell apart.
+    Plan("r13", "dev", ("en_ve9qrp", "en_klettres"), 45, telephone=True),
+    Plan("r14", "dev", ("it_carlo", "en_ve9qrp"), 60, "pinknoise", 15, telephone=True),
+    Plan("r15", "dev", ("fr_june", "es_july"), 60, telephone=True),
     Plan("h01", "heldout", ("it_menardi",), 45),
     Plan("h02", "heldout", ("fr_armelle", "it_menardi"), 90, "pinknoise", 15),
     Plan("h03", "heldout", ("en_ve9qrp", "da_klettres"), 45, telephone=True),

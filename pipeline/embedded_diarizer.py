@@ -56,9 +56,9 @@ COHERENCE = 0.6
 DISTINCT_SIMILARITY = 0.65
 BRIEF_SPEAKER_WINDOWS = 3
 SWITCH_PENALTY = 0.3  # in summed cosine units, per change of speaker between frames
-# Silero VAD: a lower threshold than faster-whisper's 0.5 keeps quiet and hoarse speech, and pauses
+# Silero VAD: a lower threshold than faster-whisper's 0.5 keeps quiet, hoarse and telephone-band speech, and pauses
 # under half a second stay inside the speech around them (measured on bench/real_voices' dev split).
-VAD_OPTIONS = dict(threshold=0.35, min_silence_duration_ms=500, speech_pad_ms=100, min_speech_duration_ms=200)
+VAD_OPTIONS = dict(threshold=0.25, min_silence_duration_ms=500, speech_pad_ms=100, min_speech_duration_ms=200)
 
 
 @dataclass

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,13 +51,15 @@ def ffprobe_binary(ffmpeg_path: str | None = None) -> str:
     return found
 
 
-def _run(args: list[str], timeout: float, what: str) -> subprocess.CompletedProcess:
+def _run(args: list[str], timeout: float, what: str, cwd: str | None = None) -> subprocess.CompletedProcess:
     try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     except subprocess.TimeoutExpired:
         raise MediaError(f"{what} took longer than {int(timeout)} s and was stopped.") from None
     if done.returncode != 0:
         last_line = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        if "No space left on device" in done.stderr:
+            raise MediaError(f"{what} failed: the disk is full (no space left on device).")
         raise MediaError(f"{what} failed: {last_line}")
     return done
 
@@ -77,7 +79,9 @@ def probe(path: str | os.PathLike, ffmpeg_path: str | None = None) -> MediaInfo:
     video = next((s for s in streams if s.get("codec_type") == "video"
                   and not s.get("disposition", {}).get("attached_pic")), None)
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
-    duration = float(data.get("format", {}).get("duration") or 0)
+    # The container's duration, else its longest stream's; 0 when neither says (see measure_duration).
+    duration = float(data.get("format", {}).get("duration") or 0) or max(
+        (float(s["duration"]) for s in streams if s.get("duration") not in (None, "N/A")), default=0.0)
     if not streams or (video is None and audio is None):
         raise MediaError("The file is damaged or is not a video (no audio or video stream found).")
     return MediaInfo(
@@ -87,6 +91,19 @@ def probe(path: str | os.PathLike, ffmpeg_path: str | None = None) -> MediaInfo:
         width=video.get("width") if video else None,
         height=video.get("height") if video else None,
     )
+
+
+def measure_duration(path: str | os.PathLike, ffmpeg_path: str | None = None) -> float:
+    """How long a file that does not say so plays, found by decoding its audio (its video if it has
+    none) to nowhere; 0.0 if nothing decodes."""
+    for stream in ("0:a:0?", "0:v:0?"):
+        done = _run([ffmpeg_binary(ffmpeg_path), "-nostdin", "-v", "error", "-i", str(path), "-map", stream,
+                     "-f", "null", "-progress", "pipe:1", "-"], EXTRACT_TIMEOUT, "Measuring the video's length")
+        times = [int(line[len("out_time_us="):]) for line in done.stdout.splitlines()
+                 if line.startswith("out_time_us=") and line[len("out_time_us="):].isdigit()]
+        if any(times):
+            return round(max(times) / 1e6, 3)
+    return 0.0
 
 
 def extract_audio(video: str | os.PathLike, wav: str | os.PathLike, ffmpeg_path: str | None = None) -> Path:
@@ -145,30 +162,32 @@ def cut_clip(video: str | os.PathLike, start: float, end: float, out: str | os.P
         raise MediaError("The clip must end after it starts.")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # Working files sit beside the clip under fixed names: a cut killed midway leaves them in the
+    # clip's own folder (deleted with the job), and cutting the clip again replaces them.
+    partial = out.with_name(out.stem + ".part.mp4")
+    subtitles = out.with_name(re.sub(r"[^\w.-]", "_", out.stem) + ".captions.srt")  # safe in a filter graph
     filters = []
     if vertical:
-        filters.append("crop=trunc(ih*9/16/2)*2:ih")
-    with tempfile.TemporaryDirectory(prefix="clip-") as workdir:
-        if captions:
-            _write_clip_srt(captions, start, end, Path(workdir) / "captions.srt")
-            # Relative name, run with cwd=workdir: no filter-graph escaping of paths.
-            filters.append("subtitles=captions.srt:force_style='FontSize=18,Outline=2'")
-        partial = out.with_name(out.stem + ".part.mp4")
-        args = [ffmpeg_binary(ffmpeg_path), "-nostdin", "-y", "-v", "error",
-                "-ss", f"{start:.3f}", "-i", str(Path(video).resolve()), "-t", f"{end - start:.3f}",
-                "-map", "0:v:0?", "-map", "0:a:0?"]
-        if filters:
-            args += ["-vf", ",".join(filters)]
-        args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-                 "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(partial.resolve())]
-        try:
-            done = subprocess.run(args, capture_output=True, text=True, timeout=CUT_TIMEOUT, cwd=workdir)
-        except subprocess.TimeoutExpired:
-            partial.unlink(missing_ok=True)
-            raise MediaError("Cutting the clip took too long and was stopped.") from None
-        if done.returncode != 0:
-            partial.unlink(missing_ok=True)
-            last_line = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise MediaError(f"Cutting the clip failed: {last_line}")
+        # 9:16 at the source's height: a wider picture is cropped to its centre, a narrower one padded.
+        width = "trunc(ih*9/32)*2"
+        filters.append(f"crop=min(iw\\,{width}):ih,pad={width}:ih:(ow-iw)/2:0")
+    if captions:
+        _write_clip_srt(captions, start, end, subtitles)
+        # Relative name, run with cwd=the clip's folder: no filter-graph escaping of paths.
+        filters.append(f"subtitles={subtitles.name}:force_style='FontSize=18,Outline=2'")
+    args = [ffmpeg_binary(ffmpeg_path), "-nostdin", "-y", "-v", "error",
+            "-ss", f"{start:.3f}", "-i", str(Path(video).resolve()), "-t", f"{end - start:.3f}",
+            "-map", "0:v:0?", "-map", "0:a:0?"]
+    if filters:
+        args += ["-vf", ",".join(filters)]
+    args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+             "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(partial.resolve())]
+    try:
+        _run(args, CUT_TIMEOUT, "Cutting the clip", cwd=str(out.parent))
+    except MediaError:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        subtitles.unlink(missing_ok=True)
     os.replace(partial, out)
     return out

@@ -91,17 +91,25 @@ def analyze(source: str, out_dir: str | Path, options: AnalysisOptions,
     return result
 
 
+def saved_video(out_dir: str | Path) -> VideoInfo | None:
+    """The downloaded video's description, once the download stage has saved it."""
+    folder = Path(out_dir)
+    try:
+        data = _read_data(folder, "video.json")
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return VideoInfo(**{**data, "path": str(folder / data["path"])})
+
+
 def _download(stages: _Stages, source: str, options: AnalysisOptions, progress) -> VideoInfo:
     inputs = _source_identity(source, options)
-    if stages.reuse("download", inputs):
-        data = _read_data(stages.folder, "video.json")
-    else:
+    if not stages.reuse("download", inputs):
         started = time.perf_counter()
         video = download.download(source, stages.folder, options, progress)
         data = {**asdict(video), "path": Path(video.path).name}  # relative: the folder may move
         write_json_atomic(stages.folder / "video.json", data)
         stages.record("download", inputs, [data["path"], "video.json"], time.perf_counter() - started)
-    return VideoInfo(**{**data, "path": str(stages.folder / data["path"])})
+    return saved_video(stages.folder)
 
 
 def _audio(stages: _Stages, video: VideoInfo, options: AnalysisOptions, progress) -> Path:

@@ -16,6 +16,7 @@
   }
 
   function stepText(job) {
+    if (job.status === "Error") return job.step && job.step !== "failed" ? "failed during " + job.step : "failed";
     let text = job.step || "";
     if (job.detail && (job.status === "Downloading" || job.status === "Processing")) text += " · " + job.detail;
     return text;

@@ -80,6 +80,30 @@ def test_overlapping_speech_shows_on_the_timeline_and_in_the_api(app, client):
     assert 'class="overlap"' not in plain and "overlap-legend" not in plain
 
 
+def test_details_and_clips_of_a_video_of_unknown_length(app, client):
+    """Saved with duration 0 (a file that did not say how long it is): no division by zero, and clips
+    are still accepted."""
+    job_id = add_processed_job(app, duration=0.0)
+    response = client.get(f"/jobs/{job_id}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "length unknown" in html and 'class="turn"' in html
+    response = client.post(f"/api/jobs/{job_id}/clips", json={"start": 2.0, "end": 9.0})
+    assert response.status_code == 202 and response.get_json()["end"] == 9.0
+    assert client.post(f"/api/jobs/{job_id}/clips", json={"start": -1, "end": 9.0}).status_code == 400
+
+
+def test_a_failed_job_says_which_stage_failed(app, client):
+    job_id = add_job(app, status="Processing")
+    connection = connect(app)
+    db.set_job_progress(connection, job_id, "Processing", "transcribe", 0.4, "12/30 s")
+    db.fail_job(connection, job_id, "The audio could not be read.")
+    connection.close()
+    for path in ("/", f"/jobs/{job_id}"):
+        assert "failed during transcribe" in client.get(path).get_data(as_text=True), path
+    assert client.get(f"/api/jobs/{job_id}").get_json()["step"] == "transcribe"
+
+
 def test_details_of_an_unfinished_job(app, client):
     job_id = add_job(app, status="Queued")
     html = client.get(f"/jobs/{job_id}").get_data(as_text=True)

@@ -200,6 +200,30 @@ def test_private_addresses_refused_by_default(make_app, url):
     assert job_count(app) == 0
 
 
+def test_shared_address_space_is_refused_too(make_app):
+    """100.64.0.0/10 (carrier-grade NAT) is not "private" to Python's ipaddress, but it is not public."""
+    app = make_app(ALLOW_PRIVATE_URLS="0")
+    response = app.test_client().post("/api/jobs", json={"url": "http://100.64.12.34/video.mp4"})
+    assert response.status_code == 400 and "private or local address" in response.get_json()["error"]
+    assert job_count(app) == 0
+
+
+def test_a_host_that_does_not_resolve_is_refused_with_a_reason(make_app):
+    app = make_app(ALLOW_PRIVATE_URLS="0")
+    response = app.test_client().post("/api/jobs", json={"url": "http://no-such-host.invalid/video.mp4"})
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert "no-such-host.invalid" in error and "was not found" in error and "DNS" in error
+    assert job_count(app) == 0
+
+
+def test_allowed_networks_may_be_fetched_from(make_app):
+    app = make_app(ALLOW_PRIVATE_URLS="0", ALLOWED_NETWORKS="127.0.0.2/32")
+    client = app.test_client()
+    assert client.post("/api/jobs", json={"url": "http://127.0.0.2:8000/v.mp4"}).status_code == 201
+    assert client.post("/api/jobs", json={"url": "http://127.0.0.1:8000/v.mp4"}).status_code == 400
+
+
 def test_one_bad_url_queues_none(make_app):
     app = make_app(ALLOW_PRIVATE_URLS="0")
     response = app.test_client().post("/api/jobs", json={"urls": ["http://93.184.216.34/v",

@@ -32,8 +32,9 @@ def test_defaults(tmp_path):
     assert settings.diarization_backend == "auto"
     assert settings.default_resolution == "720p"
     assert settings.faster_whisper_model == "base"
-    assert settings.max_filesize_mb is None and settings.max_duration_seconds is None
-    assert settings.allow_private_urls is False
+    # Downloads are limited by default (4 GB, 4 h); 0 or empty lifts a limit.
+    assert (settings.max_filesize_mb, settings.max_duration_seconds) == (4096, 14400)
+    assert settings.allow_private_urls is False and settings.allowed_networks == ()
     assert settings.events_keepalive_seconds == 15.0
     assert settings.hugging_face_token == "" and settings.ffmpeg_path == ""
 
@@ -57,6 +58,17 @@ def test_allowed_hosts_default_to_loopback_and_the_listening_address(tmp_path):
     assert listed.allowed_hosts == ("clipper.lan", "[::1]", "10.0.0.2")  # as given: no names added
 
 
+def test_limits_can_be_lifted_and_networks_allowed(tmp_path):
+    settings = settings_in(tmp_path, MAX_FILESIZE_MB="0", MAX_DURATION_SECONDS="",
+                           ALLOWED_NETWORKS="192.168.1.20, 10.0.0.0/8")
+    assert settings.max_filesize_mb is None and settings.max_duration_seconds is None
+    assert settings.allowed_networks == ("192.168.1.20/32", "10.0.0.0/8")
+    policy = settings.address_policy()
+    assert not policy.refuses("192.168.1.20") and not policy.refuses("10.9.8.7")
+    assert policy.refuses("192.168.1.21") and policy.refuses("127.0.0.1") and policy.refuses("100.64.0.1")
+    assert not policy.refuses("93.184.216.34")
+
+
 @pytest.mark.parametrize("env, name", [
     ({"PORT": "abc"}, "PORT"),
     ({"PORT": "-5"}, "PORT"),
@@ -68,6 +80,8 @@ def test_allowed_hosts_default_to_loopback_and_the_listening_address(tmp_path):
     ({"CLIP_MIN_SECONDS": "nan"}, "CLIP_MIN_SECONDS"),
     ({"CLIP_MIN_SECONDS": "90", "CLIP_MAX_SECONDS": "60"}, "CLIP_MIN_SECONDS"),
     ({"MAX_DURATION_SECONDS": "1.5"}, "MAX_DURATION_SECONDS"),
+    ({"MAX_FILESIZE_MB": "-1"}, "MAX_FILESIZE_MB"),
+    ({"ALLOWED_NETWORKS": "192.168.1.0/24, my-nas"}, "ALLOWED_NETWORKS"),
     ({"EVENTS_KEEPALIVE_SECONDS": "0"}, "EVENTS_KEEPALIVE_SECONDS"),
     ({"ALLOWED_HOSTS": "http://clipper.lan"}, "ALLOWED_HOSTS"),
     ({"ALLOWED_HOSTS": "clipper.lan:5001"}, "ALLOWED_HOSTS"),

@@ -150,6 +150,37 @@ def test_jobs_version_moves_on_every_job_write(connection, tmp_path):
     assert moved()
 
 
+def test_claim_takes_only_a_waiting_job_and_only_once(connection):
+    job_id = db.create_job(connection, "http://example.com/v", "720p")
+    assert db.claim_job(connection, job_id)  # Pending
+    job = db.get_job(connection, job_id)
+    assert (job["status"], job["step"]) == ("Downloading", "download")
+    assert not db.claim_job(connection, job_id)  # already claimed: a second copy in the queue does nothing
+    assert not db.cancel_waiting_job(connection, job_id)  # running: only the job thread may stop it
+    assert not db.claim_job(connection, 999)
+
+
+def test_a_cancel_before_the_claim_wins_and_the_claim_after_it_fails(connection):
+    job_id = db.create_job(connection, "http://example.com/v", "720p")
+    db.set_job_status(connection, job_id, "Queued", step="queued")
+    assert db.cancel_waiting_job(connection, job_id)
+    assert not db.claim_job(connection, job_id)
+    assert db.get_job(connection, job_id)["status"] == "Cancelled"
+    assert db.requeue_job(connection, job_id)  # a retry makes it claimable again
+    assert db.claim_job(connection, job_id)
+    assert not db.requeue_job(connection, job_id)  # not while it runs
+
+
+def test_a_failed_job_keeps_its_step(connection):
+    job_id = db.create_job(connection, "http://example.com/v", "720p")
+    db.claim_job(connection, job_id)
+    db.set_job_progress(connection, job_id, "Processing", "transcribe", 0.4, "12/30 s")
+    db.fail_job(connection, job_id, "The audio could not be read.")
+    job = db.get_job(connection, job_id)
+    assert (job["status"], job["step"], job["error"]) == ("Error", "transcribe", "The audio could not be read.")
+    assert job["finished_at"] is not None and job["detail"] is None
+
+
 def test_upgrading_an_existing_database_keeps_its_jobs(tmp_path):
     """A database made before accounts existed: its jobs stay, submitted by no one."""
     path = tmp_path / "old.db"

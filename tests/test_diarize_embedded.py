@@ -61,9 +61,9 @@ def test_silence_has_no_turns():
 
 
 def test_a_brief_third_speaker_is_found(tmp_path):
-    """A guest who says one sentence (4 s) among two hosts' long turns: no eigengap shows them."""
+    """A guest who says one sentence (6 s) among two hosts' long turns: no eigengap shows them."""
     lines = [("A", INTERVIEW[0][1]), ("B", INTERVIEW[1][1]), ("A", INTERVIEW[2][1]), ("B", INTERVIEW[3][1]),
-             ("E", "Da stimme ich völlig zu, Tomaten auf dem Balkon sind auch meine Lieblinge."), ("A", INTERVIEW[4][1]), ("B", INTERVIEW[5][1]),
+             ("E", "Da stimme ich völlig zu, Tomaten auf dem Balkon sind auch meine Lieblinge, und Kräuter wachsen dort wunderbar."), ("A", INTERVIEW[4][1]), ("B", INTERVIEW[5][1]),
              ("A", INTERVIEW[6][1])]
     recording = dialogue(lines, tmp_path / "three.wav")
     turns = embedded_diarizer.diarize_audio(diarize.read_wav(str(recording.wav))).turns

@@ -1,7 +1,10 @@
 """Fetching: yt-dlp against the loopback server (direct files and an HLS ladder), local files, limits."""
 from __future__ import annotations
 
+import functools
+import http.server
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -122,6 +125,72 @@ def test_max_duration_limit_gives_a_clear_error(media_server, tmp_path):
 def test_within_the_duration_limit_is_fine(media_server, tmp_path):
     info = download.download(media_server.url("short.mp4"), tmp_path, AnalysisOptions(max_duration_seconds=60))
     assert info.duration < 60
+
+
+def test_a_live_stream_is_refused_before_anything_is_downloaded(hls_server, tmp_path):
+    """An HLS playlist with no end (no #EXT-X-ENDLIST) is a live stream: yt-dlp reports it as live."""
+    playlist = (hls_server.root / "v360" / "index.m3u8").read_text()
+    (hls_server.root / "live.m3u8").write_text(playlist.replace("#EXT-X-ENDLIST", "").replace("segment", "v360/segment")
+                                               .replace("index", "v360/index"))
+    with pytest.raises(DownloadError, match="This is a live stream; only recorded videos can be analysed."):
+        download.download(hls_server.url("live.m3u8"), tmp_path, AnalysisOptions())
+    assert not list(tmp_path.iterdir())
+
+
+class _NoLengthHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files without Content-Length (as chunked or streamed responses come): the size is unknown."""
+
+    def send_header(self, keyword, value):
+        if keyword.lower() != "content-length":
+            super().send_header(keyword, value)
+
+    def log_message(self, format, *args):
+        pass
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # the client hanging up mid-file is what these tests do
+
+
+def test_size_limit_stops_a_download_of_unknown_size_as_it_arrives(media_dir, tmp_path):
+    handler = functools.partial(_NoLengthHandler, directory=str(media_dir))
+    server = _QuietServer(("127.0.0.1", 0), handler)
+    server.protocol_version = "HTTP/1.0"  # the body ends when the connection closes
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    calls = []
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/interview.mp4"  # about 7 MB
+        with pytest.raises(DownloadError, match="larger than the limit of 2 MB; the download was stopped"):
+            download.download(url, tmp_path, AnalysisOptions(max_filesize_mb=2), lambda *args: calls.append(args))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert all("of" not in detail for _, _, detail in calls[1:])  # the size really was unknown
+    assert not list(tmp_path.iterdir())  # the partial file is gone
+
+
+def test_size_limit_refuses_a_declared_size_at_once(media_server, tmp_path):
+    calls = []
+    with pytest.raises(DownloadError, match="larger than the limit of 1 MB"):
+        download.download(media_server.url("interview.mp4"), tmp_path, AnalysisOptions(max_filesize_mb=1),
+                          lambda *args: calls.append(args))
+    assert len(calls) <= 2 and not list(tmp_path.iterdir())  # stopped at the first block
+
+
+def test_ffmpeg_is_never_handed_a_network_address(tmp_path):
+    """Where yt-dlp would still download with ffmpeg (a feature its HLS downloader lacks), ffmpeg
+    may only read local files: every network fetch stays in yt-dlp, behind the address guard."""
+    import yt_dlp
+    from yt_dlp.downloader import get_suitable_downloader
+    from yt_dlp.downloader.external import FFmpegFD
+
+    params = download._ydl_options(tmp_path, AnalysisOptions(), hook=lambda status: None)
+    for protocol in ("m3u8", "m3u8_native", "http_dash_segments", "https"):
+        chosen = get_suitable_downloader({"protocol": protocol, "url": "https://example.com/x"}, params)
+        assert chosen is not FFmpegFD, protocol
+    with yt_dlp.YoutubeDL(params) as ydl:
+        assert FFmpegFD(ydl, params)._configuration_args(("_i1", "_i")) == ["-protocol_whitelist", "file,crypto,data"]
 
 
 def test_local_file_path_source(media_dir, tmp_path):

@@ -101,6 +101,20 @@ def test_vertical_cut_is_nine_by_sixteen(keyframed_720p, tmp_path):
     assert video["width"] / video["height"] == pytest.approx(9 / 16, abs=0.01)
 
 
+def test_vertical_cut_of_a_narrower_source_is_padded_to_nine_by_sixteen(tmp_path):
+    """A portrait source narrower than 9:16 cannot be cropped to it: it keeps its picture, padded."""
+    narrow = tmp_path / "narrow.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-f", "lavfi", "-i",
+                    f"testsrc2=size=320x720:rate={RATE}:duration=3", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-pix_fmt", "yuv420p", str(narrow)], check=True, timeout=120)
+    out = media.cut_clip(narrow, 0.5, 2.5, tmp_path / "vertical.mp4", vertical=True)
+    video = next(s for s in ffprobe(out)["streams"] if s["codec_type"] == "video")
+    assert (video["width"], video["height"]) == (404, 720)  # 9:16 of 720, even
+    frame = gray_frame(out, size="404x720").reshape(720, 404)
+    assert frame[:, :30].mean() < 20 and frame[:, -30:].mean() < 20  # the bars at the sides are black
+    assert frame[:, 100:300].mean() > 60  # the picture is in the middle, whole
+
+
 def test_captions_are_burned_in(keyframed_720p, tmp_path):
     captions = [media.Caption(0.0, 10.0, "HELLO CAPTIONS")]
     plain = media.cut_clip(keyframed_720p, 4.0, 5.0, tmp_path / "plain.mp4")
@@ -210,6 +224,18 @@ def test_probe_on_a_text_file_gives_media_error(tmp_path):
 def test_probe_on_a_missing_file_gives_media_error(tmp_path):
     with pytest.raises(MediaError, match="damaged or is not a video"):
         media.probe(tmp_path / "nothing.mp4")
+
+
+def test_a_file_that_does_not_say_how_long_it_is_is_measured(tmp_path):
+    """Matroska written to a pipe (as recorders stream it) carries no duration at all."""
+    source = tmp_path / "streamed.mkv"
+    with open(source, "wb") as out:
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4",
+                        "-f", "lavfi", "-i", "sine=duration=4", "-c:v", "libx264", "-preset", "ultrafast",
+                        "-c:a", "aac", "-shortest", "-f", "matroska", "pipe:1"], stdout=out, check=True, timeout=120)
+    assert "duration" not in ffprobe(source)["format"]
+    assert media.probe(source).duration == 0.0  # unknown
+    assert media.measure_duration(source) == pytest.approx(4.0, abs=0.1)
 
 
 def test_extract_audio_writes_16k_mono(keyframed_720p, tmp_path):

@@ -32,6 +32,7 @@ INVALID = [
     ("MAX_FILESIZE_MB", "-1"),
     ("MAX_DURATION_SECONDS", "an hour"),
     ("ALLOW_PRIVATE_URLS", "maybe"),
+    ("ALLOWED_NETWORKS", "the office"),
     ("SESSION_LIFETIME_DAYS", "0"),
     ("SESSION_LIFETIME_DAYS", "forever"),
 ]
@@ -120,7 +121,8 @@ def test_a_saved_change_is_used_from_the_next_job_without_a_restart(make_app):
                                               "PYANNOTE_PIPELINE": "/models/pyannote", "CLIP_MIN_SECONDS": "5",
                                               "CLIP_MAX_SECONDS": "20", "DEFAULT_RESOLUTION": "480p",
                                               "MAX_FILESIZE_MB": "300", "MAX_DURATION_SECONDS": "600",
-                                              "ALLOW_PRIVATE_URLS": "0", "SESSION_LIFETIME_DAYS": "2",
+                                              "ALLOW_PRIVATE_URLS": "0", "ALLOWED_NETWORKS": "192.168.1.20, 10.0.0.0/8",
+                                              "SESSION_LIFETIME_DAYS": "2",
                                               "HUGGING_FACE_TOKEN": TOKEN})
     assert response.status_code == 302
     follow = client.get("/settings").get_data(as_text=True)
@@ -133,6 +135,7 @@ def test_a_saved_change_is_used_from_the_next_job_without_a_restart(make_app):
     assert (options.diarization, options.pyannote_pipeline, options.hf_token) == ("embedded", "/models/pyannote", TOKEN)
     assert (options.clip_min_seconds, options.clip_max_seconds) == (5.0, 20.0)
     assert (options.max_filesize_mb, options.max_duration_seconds) == (300, 600)
+    assert settings_store.current(base).address_policy().allowed_networks == ("192.168.1.20/32", "10.0.0.0/8")
     assert base.faster_whisper_model == "base"  # the start-up settings themselves are untouched
     # and the request side: the form preselects the new resolution, a clip may be at most 10 x 20 s
     assert '<option value="480p" selected>' in client.get("/").get_data(as_text=True)

@@ -84,7 +84,7 @@ def get_job(job_id: int):
 @bp.delete("/jobs/<int:job_id>")
 def delete_job(job_id: int):
     jobs.check_may_change(db.get_db(), g.user, [job_id], "delete")
-    jobs.delete(db.get_db(), _worker(), _settings(), [job_id])
+    jobs.delete(db.get_db(), _worker(), [job_id])
     return "", 204
 
 

@@ -75,7 +75,7 @@ def delete():
     try:
         ids = [int(value) for value in request.form.getlist("job_ids")]
         jobs.check_may_change(db.get_db(), g.user, ids, "delete")
-        count = jobs.delete(db.get_db(), _worker(), _settings(), ids)
+        count = jobs.delete(db.get_db(), _worker(), ids)
     except ValueError:
         flash("Job ids must be numbers.", "danger")
     except UserError as error:
@@ -131,8 +131,11 @@ def details(job_id: int):
         abort(404)
     turns, segments = db.turns_for(connection, job_id), db.segments_for(connection, job_id)
     candidates = [dict(c, reasons=json.loads(c["reasons"])) for c in db.candidates_for(connection, job_id)]
+    # The speaker timeline's scale: the video's length, or (unknown for some files) the last turn's end.
+    timeline_length = job["duration"] or max((turn["end"] for turn in turns), default=0) or 1
     return render_template(
         "pages/details.html", job=job, turns=turns, segments=segments, candidates=candidates,
+        timeline_length=timeline_length,
         clips=db.clips_for(connection, job_id), colours=_speaker_colours(turns, segments),
         overlaps=overlaps_of(turns),
         timings=json.loads(job["timings"]) if job["timings"] else {}, settings=_settings())
