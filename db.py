@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from array import array
 import time
 from pathlib import Path
 
@@ -97,7 +98,34 @@ MIGRATIONS = [
     CREATE TRIGGER jobs_updated AFTER UPDATE ON jobs BEGIN UPDATE jobs_version SET version = version + 1; END;
     CREATE TRIGGER jobs_deleted AFTER DELETE ON jobs BEGIN UPDATE jobs_version SET version = version + 1; END;
     """,
-    # 2: settings changed while the app runs (the Settings page), and who changed them.
+    # Speaker names: a job's speakers (as the diarizer labelled them, with their voiceprints) and the
+    # people they are, across videos. Existing jobs get their speakers from their turns (no voiceprint).
+    """
+    CREATE TABLE people (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE speakers (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        label TEXT NOT NULL,
+        person_id INTEGER REFERENCES people (id) ON DELETE SET NULL,
+        seconds REAL NOT NULL DEFAULT 0,
+        voiceprint BLOB,
+        voiceprint_model TEXT,
+        UNIQUE (job_id, label)
+    );
+    CREATE INDEX speakers_person ON speakers (person_id);
+    CREATE TABLE rejected_suggestions (
+        speaker_id INTEGER NOT NULL REFERENCES speakers (id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+        PRIMARY KEY (speaker_id, person_id)
+    );
+    INSERT INTO speakers (job_id, label, seconds)
+        SELECT job_id, speaker, SUM(end - start) FROM speaker_turns GROUP BY job_id, speaker;
+    """,
+    # Settings changed while the app runs (the Settings page), and who changed them.
     """
     CREATE TABLE settings (
         name TEXT PRIMARY KEY,
@@ -115,7 +143,7 @@ MIGRATIONS = [
         new_value TEXT
     );
     """,
-    # 3: accounts, their sign-ins and API tokens, and who submitted each job.
+    # Accounts, their sign-ins and API tokens, and who submitted each job.
     """
     CREATE TABLE users (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -339,6 +367,7 @@ def save_result(db, job_id: int, result) -> None:
             "INSERT INTO candidates (job_id, rank, start, end, score, reasons, text) VALUES (?,?,?,?,?,?,?)",
             [(job_id, i + 1, c.start, c.end, c.score, json.dumps(c.reasons), c.text)
              for i, c in enumerate(result.candidates)])
+        _save_speakers(db, job_id, result)
         video = result.video
         db.execute("UPDATE jobs SET title = ?, duration = ?, uploader = ?, thumbnail = ?, webpage_url = ?,"
                    " video_path = ?, language = ?, diarization_backend = ?, diarization_reason = ?, timings = ?"
@@ -347,6 +376,34 @@ def save_result(db, job_id: int, result) -> None:
                     result.language, result.diarization_backend, result.diarization_reason,
                     json.dumps(result.timings), job_id))
         set_job_status(db, job_id, "Processed", step="done", progress=1.0)
+
+
+def _save_speakers(db, job_id: int, result) -> None:
+    """A new analysis brings new speakers: names given to the old ones are suggested again by voice."""
+    db.execute("DELETE FROM speakers WHERE job_id = ?", (job_id,))
+    seconds: dict[str, float] = {}
+    for turn in result.turns:
+        seconds[turn.speaker] = seconds.get(turn.speaker, 0.0) + turn.end - turn.start
+    for segment in result.segments:
+        seconds.setdefault(segment.speaker, 0.0)
+    db.executemany(
+        "INSERT INTO speakers (job_id, label, seconds, voiceprint, voiceprint_model) VALUES (?,?,?,?,?)",
+        [(job_id, label, round(total, 3), pack_vector(result.voiceprints.get(label)),
+          result.voiceprint_model if label in result.voiceprints else None)
+         for label, total in sorted(seconds.items())])
+
+
+def pack_vector(vector) -> bytes | None:
+    """A voiceprint as float32 bytes (768 for CAM++'s 192 dimensions)."""
+    return None if vector is None else array("f", vector).tobytes()
+
+
+def unpack_vector(blob: bytes | None) -> list[float] | None:
+    if blob is None:
+        return None
+    vector = array("f")
+    vector.frombytes(blob)
+    return vector.tolist()
 
 
 def delete_job(db, job_id: int) -> None:
@@ -400,6 +457,95 @@ def unfinished_clip_ids(db) -> list[int]:
 def finish_clip(db, clip_id: int, filename: str | None, error: str | None = None) -> None:
     db.execute("UPDATE clips SET status = ?, filename = ?, error = ? WHERE id = ?",
                ("Failed" if error else "Created", filename, error, clip_id))
+
+
+# --- speakers and people ----------------------------------------------------
+
+def speakers_for(db, job_id: int) -> list[sqlite3.Row]:
+    """A job's speakers with the name of the person each is (None while unnamed)."""
+    return db.execute(
+        "SELECT speakers.*, people.name FROM speakers LEFT JOIN people ON people.id = speakers.person_id"
+        " WHERE job_id = ? ORDER BY label", (job_id,)).fetchall()
+
+
+def get_speaker(db, job_id: int, label: str) -> sqlite3.Row | None:
+    return db.execute(
+        "SELECT speakers.*, people.name FROM speakers LEFT JOIN people ON people.id = speakers.person_id"
+        " WHERE job_id = ? AND label = ?", (job_id, label)).fetchone()
+
+
+def speaker_names(db, job_id: int) -> dict[str, str]:
+    """{label: name} for the job's named speakers."""
+    return {row["label"]: row["name"] for row in speakers_for(db, job_id) if row["name"]}
+
+
+def person_by_name(db, name: str) -> sqlite3.Row | None:
+    return db.execute("SELECT * FROM people WHERE name = ?", (name,)).fetchone()
+
+
+def get_person(db, person_id: int) -> sqlite3.Row | None:
+    return db.execute("SELECT * FROM people WHERE id = ?", (person_id,)).fetchone()
+
+
+def create_person(db, name: str) -> int:
+    return db.execute("INSERT INTO people (name, created_at) VALUES (?, ?)", (name, time.time())).lastrowid
+
+
+def set_speaker_person(db, speaker_id: int, person_id: int | None) -> None:
+    db.execute("UPDATE speakers SET person_id = ? WHERE id = ?", (person_id, speaker_id))
+
+
+def reject_suggestion(db, speaker_id: int, person_id: int) -> None:
+    db.execute("INSERT OR IGNORE INTO rejected_suggestions (speaker_id, person_id) VALUES (?, ?)",
+               (speaker_id, person_id))
+
+
+def rejected_people(db, speaker_id: int) -> set[int]:
+    return {row[0] for row in db.execute(
+        "SELECT person_id FROM rejected_suggestions WHERE speaker_id = ?", (speaker_id,))}
+
+
+def known_voiceprints(db, model: str, except_job: int) -> list[sqlite3.Row]:
+    """Named speakers' voiceprints in one model's space, from other jobs: what suggestions compare with."""
+    return db.execute(
+        "SELECT speakers.person_id, speakers.voiceprint, people.name FROM speakers"
+        " JOIN people ON people.id = speakers.person_id"
+        " WHERE speakers.voiceprint_model = ? AND speakers.voiceprint IS NOT NULL AND speakers.job_id != ?",
+        (model, except_job)).fetchall()
+
+
+def list_people(db) -> list[sqlite3.Row]:
+    """Every named person with how many videos they speak in and for how long in all."""
+    return db.execute(
+        "SELECT people.id, people.name, COUNT(DISTINCT speakers.job_id) AS videos,"
+        " COALESCE(SUM(speakers.seconds), 0) AS seconds FROM people"
+        " LEFT JOIN speakers ON speakers.person_id = people.id GROUP BY people.id ORDER BY people.name").fetchall()
+
+
+def videos_of_person(db, person_id: int) -> list[sqlite3.Row]:
+    return db.execute(
+        "SELECT jobs.id, jobs.title, jobs.url, speakers.label, speakers.seconds FROM speakers"
+        " JOIN jobs ON jobs.id = speakers.job_id WHERE speakers.person_id = ? ORDER BY jobs.created_at DESC",
+        (person_id,)).fetchall()
+
+
+def rename_person(db, person_id: int, name: str) -> None:
+    db.execute("UPDATE people SET name = ? WHERE id = ?", (name, person_id))
+
+
+def merge_people(db, source_id: int, target_id: int) -> None:
+    """Everything `source` was said to be becomes `target`'s; then `source` is gone."""
+    with transaction(db):
+        db.execute("UPDATE speakers SET person_id = ? WHERE person_id = ?", (target_id, source_id))
+        db.execute("DELETE FROM rejected_suggestions WHERE person_id = ? AND speaker_id IN"
+                   " (SELECT speaker_id FROM rejected_suggestions WHERE person_id = ?)", (source_id, target_id))
+        db.execute("UPDATE rejected_suggestions SET person_id = ? WHERE person_id = ?", (target_id, source_id))
+        db.execute("DELETE FROM people WHERE id = ?", (source_id,))
+
+
+def delete_unused_people(db) -> None:
+    """People no speaker is any more (their last video deleted, or renamed away) are forgotten."""
+    db.execute("DELETE FROM people WHERE id NOT IN (SELECT person_id FROM speakers WHERE person_id IS NOT NULL)")
 
 
 # --- settings changed at run time ------------------------------------------------

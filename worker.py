@@ -277,6 +277,7 @@ class Worker:
             self._deleting_job = job_id
             self._cut.wait_for(lambda: self._cutting_job != job_id, timeout=STOP_CUT_TIMEOUT)
             db.delete_job(connection, job_id)
+            db.delete_unused_people(connection)
             self._deleting_job = None
         _remove_tree(job_dir(self.settings, job_id), self.settings.download_dir)
         _remove_tree(clips_dir(self.settings, job_id), self.settings.processed_clips_dir)
@@ -299,7 +300,9 @@ class Worker:
         try:
             captions = None
             if clip["captions"]:
-                captions = [Caption(s["start"], s["end"], s["text"]) for s in db.segments_for(connection, job["id"])]
+                names = db.speaker_names(connection, job["id"])  # a named speaker's lines say who speaks
+                captions = [Caption(s["start"], s["end"], f"{names[s['speaker']]}: {s['text']}" if s["speaker"] in names
+                                    else s["text"]) for s in db.segments_for(connection, job["id"])]
             filename = f"clip-{clip_id}.mp4"
             video = job_dir(self.settings, job["id"]) / Path(job["video_path"]).name  # the install may have moved
             request = (str(video), clip["start"], clip["end"],

@@ -6,11 +6,13 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 import db
 import jobs
 import settings_store
+import speakers
 from auth import require_admin
 from jobs import UserError
 from settings_store import SettingsInvalid
 from views.cache import list_cache
-from views.serialize import candidate_dict, clip_dict, job_dict, overlaps_of, segment_dict, turn_dict
+from views.serialize import (candidate_dict, clip_dict, job_dict, overlaps_of, person_dict, segment_dict,
+                             speaker_dict, turn_dict)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_PAGE = 200
@@ -108,9 +110,59 @@ def cancel_job(job_id: int):
 def segments(job_id: int):
     connection = db.get_db()
     jobs.require_job(connection, job_id)
-    turns = [turn_dict(t) for t in db.turns_for(connection, job_id)]
-    return jsonify(segments=[segment_dict(s) for s in db.segments_for(connection, job_id)],
+    names = db.speaker_names(connection, job_id)
+    turns = [turn_dict(t, names) for t in db.turns_for(connection, job_id)]
+    return jsonify(segments=[segment_dict(s, names) for s in db.segments_for(connection, job_id)],
                    turns=turns, overlaps=overlaps_of(turns))
+
+
+@bp.get("/jobs/<int:job_id>/speakers")
+def list_speakers(job_id: int):
+    connection = db.get_db()
+    jobs.require_job(connection, job_id)
+    suggested = speakers.suggestions(connection, job_id)
+    return jsonify(speakers=[speaker_dict(row, suggested.get(row["label"])) for row in db.speakers_for(connection, job_id)])
+
+
+@bp.put("/jobs/<int:job_id>/speakers/<label>")
+def name_speaker(job_id: int, label: str):
+    connection = db.get_db()
+    jobs.require_job(connection, job_id)
+    speakers.name_speaker(connection, job_id, label, _body().get("name"))
+    return jsonify(speaker_dict(db.get_speaker(connection, job_id, label), None))
+
+
+@bp.post("/jobs/<int:job_id>/speakers/<label>/suggestion")
+def answer_suggestion(job_id: int, label: str):
+    connection = db.get_db()
+    jobs.require_job(connection, job_id)
+    accept = _body().get("accept")
+    if not isinstance(accept, bool):
+        raise UserError('Send {"accept": true} or {"accept": false}.')
+    speakers.answer_suggestion(connection, job_id, label, accept)
+    return jsonify(speaker_dict(db.get_speaker(connection, job_id, label), None))
+
+
+@bp.get("/people")
+def list_people():
+    return jsonify(people=[person_dict(p) for p in db.list_people(db.get_db())])
+
+
+@bp.patch("/people/<int:person_id>")
+def rename_person(person_id: int):
+    connection = db.get_db()
+    speakers.rename_person(connection, person_id, _body().get("name"))
+    return jsonify(person_dict(next(p for p in db.list_people(connection) if p["id"] == person_id)))
+
+
+@bp.post("/people/<int:person_id>/merge")
+def merge_person(person_id: int):
+    connection = db.get_db()
+    into = _body().get("into")
+    if not isinstance(into, int):
+        raise UserError('Send {"into": <person id>}.')
+    speakers.merge_people(connection, person_id, into)
+    return jsonify(person_dict(next(p for p in db.list_people(connection) if p["id"] == into)))
 
 
 @bp.get("/jobs/<int:job_id>/candidates")

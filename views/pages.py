@@ -10,6 +10,7 @@ from markupsafe import Markup
 import db
 import jobs
 import settings_store
+import speakers
 from jobs import UserError
 from views.cache import list_cache
 from views.serialize import overlaps_of
@@ -137,8 +138,29 @@ def details(job_id: int):
         "pages/details.html", job=job, turns=turns, segments=segments, candidates=candidates,
         timeline_length=timeline_length,
         clips=db.clips_for(connection, job_id), colours=_speaker_colours(turns, segments),
-        overlaps=overlaps_of(turns),
+        overlaps=overlaps_of(turns), names=speakers.display_names(connection, job_id),
+        suggestions=speakers.suggestions(connection, job_id),
         timings=json.loads(job["timings"]) if job["timings"] else {}, settings=_settings())
+
+
+@bp.post("/jobs/<int:job_id>/speakers/<label>")
+def name_speaker(job_id: int, label: str):
+    """Name a speaker (click its label on the details page); an empty name unnames it."""
+    try:
+        name = speakers.name_speaker(db.get_db(), job_id, label, request.form.get("name"))
+        flash(f"{label} is now {name}." if name else f"{label} has no name now.", "success")
+    except UserError as error:
+        flash(str(error), "danger")
+    return redirect(url_for("pages.details", job_id=job_id))
+
+
+@bp.post("/jobs/<int:job_id>/speakers/<label>/suggestion")
+def answer_suggestion(job_id: int, label: str):
+    try:
+        speakers.answer_suggestion(db.get_db(), job_id, label, request.form.get("answer") == "accept")
+    except UserError as error:
+        flash(str(error), "danger")
+    return redirect(url_for("pages.details", job_id=job_id))
 
 
 @bp.get("/errors")
