@@ -132,7 +132,9 @@ def test_a_rename_onto_an_existing_name_asks_for_a_merge(app, client):
 def test_the_migration_gives_existing_jobs_their_speakers(tmp_path):
     connection = db.connect(tmp_path / "old.db")
     connection.executescript(f"BEGIN; {db.MIGRATIONS[0]}; PRAGMA user_version = 1; COMMIT;")
-    job_id = db.create_job(connection, "http://example.com/v", "720p")
+    # the columns of the first migration: today's create_job writes columns added since
+    job_id = connection.execute("INSERT INTO jobs (url, status, resolution, created_at, updated_at)"
+                                " VALUES ('http://example.com/v', 'Processed', '720p', 1, 1)").lastrowid
     connection.executemany("INSERT INTO speaker_turns (job_id, start, end, speaker) VALUES (?, ?, ?, ?)",
                            [(job_id, 0, 2, "SPEAKER_00"), (job_id, 2, 5, "SPEAKER_01"), (job_id, 5, 6, "SPEAKER_00")])
     db.migrate(connection)

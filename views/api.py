@@ -1,12 +1,15 @@
 """The JSON API under /api (described in static/openapi.yaml)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 import db
 import jobs
+import settings_store
 import speakers
+from auth import require_admin
 from jobs import UserError
+from settings_store import SettingsInvalid
 from views.cache import list_cache
 from views.serialize import (candidate_dict, clip_dict, job_dict, overlaps_of, person_dict, segment_dict,
                              speaker_dict, turn_dict)
@@ -16,7 +19,7 @@ MAX_PAGE = 200
 
 
 def _settings():
-    return current_app.config["SETTINGS"]
+    return settings_store.for_request()
 
 
 def _worker():
@@ -70,7 +73,8 @@ def create_jobs():
         raise UserError("'urls' must be a list of strings.")
     connection = db.get_db()
     job_ids = jobs.submit(connection, _worker(), _settings(), "\n".join(urls),
-                          data.get("resolution") or _settings().default_resolution, jobs.parse_speakers(data))
+                          data.get("resolution") or _settings().default_resolution, jobs.parse_speakers(data),
+                          g.user.id)
     return jsonify(jobs=[job_dict(db.get_job(connection, i)) for i in job_ids]), 201
 
 
@@ -81,6 +85,7 @@ def get_job(job_id: int):
 
 @bp.delete("/jobs/<int:job_id>")
 def delete_job(job_id: int):
+    jobs.check_may_change(db.get_db(), g.user, [job_id], "delete")
     jobs.delete(db.get_db(), _worker(), [job_id])
     return "", 204
 
@@ -88,6 +93,7 @@ def delete_job(job_id: int):
 @bp.post("/jobs/<int:job_id>/retry")
 def retry_job(job_id: int):
     connection = db.get_db()
+    jobs.check_may_change(connection, g.user, [job_id], "retry")
     jobs.retry(connection, _worker(), job_id)
     return jsonify(job_dict(db.get_job(connection, job_id)))
 
@@ -95,6 +101,7 @@ def retry_job(job_id: int):
 @bp.post("/jobs/<int:job_id>/cancel")
 def cancel_job(job_id: int):
     connection = db.get_db()
+    jobs.check_may_change(connection, g.user, [job_id], "cancel")
     jobs.cancel(connection, _worker(), job_id)
     return jsonify(job_dict(db.get_job(connection, job_id))), 202
 
@@ -185,3 +192,34 @@ def get_clip(clip_id: int):
     if clip is None:
         abort(404)
     return jsonify(clip_dict(clip))
+
+
+def _setting_text(name: str, value) -> str | None:
+    """A JSON value as the environment would spell it; null puts the setting back to its default."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    raise UserError(f"{name} must be a string, a number, true/false or null.")
+
+
+@bp.get("/settings")
+def list_settings():
+    require_admin()
+    entries = settings_store.entries(current_app.config["SETTINGS"], db.get_db())
+    return jsonify(settings=[entry.public() for entry in entries])
+
+
+@bp.patch("/settings")
+def change_settings():
+    """Change settings, all or none: {"DIARIZATION_BACKEND": "embedded", "CLIP_MAX_SECONDS": 45}."""
+    require_admin()
+    changes = {name: _setting_text(name, value) for name, value in _body().items()}
+    try:
+        changed = settings_store.save(current_app.config["SETTINGS"], db.get_db(), changes, g.user.name)
+    except SettingsInvalid as error:
+        return jsonify(error=str(error), errors=error.errors), 400
+    entries = settings_store.entries(current_app.config["SETTINGS"], db.get_db())
+    return jsonify(changed=changed, settings=[entry.public() for entry in entries])

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 
-from flask import (Blueprint, abort, current_app, flash, get_template_attribute, redirect, render_template,
+from flask import (Blueprint, abort, current_app, flash, g, get_template_attribute, redirect, render_template,
                    request, url_for)
 from markupsafe import Markup
 
 import db
 import jobs
+import settings_store
 import speakers
 from jobs import UserError
 from views.cache import list_cache
@@ -20,7 +21,7 @@ SPEAKER_COLOURS = ["#0d6efd", "#dc3545", "#198754", "#fd7e14", "#6f42c1", "#20c9
 
 
 def _settings():
-    return current_app.config["SETTINGS"]
+    return settings_store.for_request()
 
 
 def _worker():
@@ -62,7 +63,7 @@ def submit():
     try:
         speakers = jobs.parse_speakers(request.form)
         job_ids = jobs.submit(db.get_db(), _worker(), _settings(), request.form.get("urls", ""),
-                              request.form.get("resolution", _settings().default_resolution), speakers)
+                              request.form.get("resolution", _settings().default_resolution), speakers, g.user.id)
     except UserError as error:
         flash(str(error), "danger")
         return _render_home(1, request.form, error.status)
@@ -74,6 +75,7 @@ def submit():
 def delete():
     try:
         ids = [int(value) for value in request.form.getlist("job_ids")]
+        jobs.check_may_change(db.get_db(), g.user, ids, "delete")
         count = jobs.delete(db.get_db(), _worker(), ids)
     except ValueError:
         flash("Job ids must be numbers.", "danger")
@@ -87,6 +89,7 @@ def delete():
 @bp.post("/jobs/<int:job_id>/retry")
 def retry(job_id: int):
     try:
+        jobs.check_may_change(db.get_db(), g.user, [job_id], "retry")
         jobs.retry(db.get_db(), _worker(), job_id)
         flash(f"Job {job_id} is queued again.", "success")
     except UserError as error:
@@ -97,6 +100,7 @@ def retry(job_id: int):
 @bp.post("/jobs/<int:job_id>/cancel")
 def cancel(job_id: int):
     try:
+        jobs.check_may_change(db.get_db(), g.user, [job_id], "cancel")
         jobs.cancel(db.get_db(), _worker(), job_id)
         flash(f"Job {job_id} is being cancelled.", "success")
     except UserError as error:

@@ -16,6 +16,7 @@ def job_dict(job) -> dict:
         "webpage_url": job["webpage_url"], "language": job["language"],
         "diarization_backend": job["diarization_backend"], "diarization_reason": job["diarization_reason"],
         "timings": json.loads(job["timings"]) if job["timings"] else None,
+        "submitted_by": job["submitted_by"],
         "created_at": job["created_at"], "updated_at": job["updated_at"], "finished_at": job["finished_at"],
         "details_url": url_for("pages.details", job_id=job["id"]),
     }
