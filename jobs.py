@@ -79,8 +79,9 @@ def check_url(url: str, allow_private: bool, allowed_networks: tuple[str, ...] =
     return url
 
 
-def submit(connection, worker, settings, urls_text: str, resolution: str, speakers: SpeakerOptions) -> list[int]:
-    """Queue every URL (one per line); all are checked before any is queued."""
+def submit(connection, worker, settings, urls_text: str, resolution: str, speakers: SpeakerOptions,
+           user_id: int | None = None) -> list[int]:
+    """Queue every URL (one per line) as `user_id`'s; all are checked before any is queued."""
     urls = list(dict.fromkeys(line.strip() for line in (urls_text or "").splitlines() if line.strip()))
     if not urls:
         raise UserError("Paste at least one video URL.")
@@ -91,13 +92,13 @@ def submit(connection, worker, settings, urls_text: str, resolution: str, speake
         check_url(url, settings.allow_private_urls, settings.allowed_networks)
         _refuse_queued(connection, url)
     with db.transaction(connection):
-        job_ids = _create_jobs(connection, [(url, None) for url in urls], resolution, speakers)
+        job_ids = _create_jobs(connection, [(url, None) for url in urls], resolution, speakers, user_id=user_id)
     _queue(connection, worker, job_ids)
     return job_ids
 
 
-def submit_upload(connection, worker, settings, upload, speakers: SpeakerOptions) -> int:
-    """Queue an uploaded file (uploads.Upload): ffprobe must find whole media with audio in it (its
+def submit_upload(connection, worker, settings, upload, speakers: SpeakerOptions, user_id: int | None = None) -> int:
+    """Queue an uploaded file (uploads.Upload) as `user_id`'s: ffprobe must find whole media with audio in it (its
     content decides, not its name); it is then moved into the new job's folder, where the download
     stage takes it from."""
     if upload.path is None:
@@ -110,7 +111,7 @@ def submit_upload(connection, worker, settings, upload, speakers: SpeakerOptions
     # The file is moved in before the row is committed: a failed move leaves neither row nor folder.
     with db.transaction(connection):
         job_id = db.create_job(connection, name, "best", speakers.num_speakers, speakers.min_speakers,
-                               speakers.max_speakers, title=Path(name).stem, uploaded=True)
+                               speakers.max_speakers, title=Path(name).stem, uploaded=True, user_id=user_id)
         stored = uploaded_file(settings, job_id, name)
         try:
             stored.parent.mkdir(parents=True, exist_ok=True)
@@ -133,8 +134,8 @@ class QueuedPlaylist:
 
 
 def submit_playlist(connection, worker, settings, url: str, resolution: str,
-                    speakers: SpeakerOptions) -> QueuedPlaylist:
-    """Queue the videos of a playlist or channel as one group. It is listed in the listing process
+                    speakers: SpeakerOptions, user_id: int | None = None) -> QueuedPlaylist:
+    """Queue the videos of a playlist or channel as one group, as `user_id`'s. It is listed in the listing process
     (behind the address guard), and every video's address is checked like a typed one before any is queued."""
     url = (url or "").strip()
     if not url:
@@ -156,7 +157,7 @@ def submit_playlist(connection, worker, settings, url: str, resolution: str,
         group_id = db.create_group(connection, playlist.url, playlist.title, queued, playlist.video_count,
                                    playlist.more)
         job_ids = _create_jobs(connection, [(entry.url, entry.title) for entry in playlist.entries],
-                               resolution, speakers, group_id)
+                               resolution, speakers, group_id, user_id)
     _queue(connection, worker, job_ids)
     message = f"Queued {queued} video{'s' if queued != 1 else ''} of the playlist '{playlist.title[:100]}'."
     note = limit_note(queued, playlist.video_count, playlist.more)
@@ -185,10 +186,11 @@ def _refuse_queued(connection, url: str) -> None:
 
 
 def _create_jobs(connection, videos: list[tuple[str, str | None]], resolution: str, speakers: SpeakerOptions,
-                 group_id: int | None = None) -> list[int]:
-    """A Pending job per (url, title); the caller holds the transaction."""
+                 group_id: int | None = None, user_id: int | None = None) -> list[int]:
+    """A Pending job per (url, title), submitted by `user_id`; the caller holds the transaction."""
     return [db.create_job(connection, url, resolution, speakers.num_speakers, speakers.min_speakers,
-                          speakers.max_speakers, title, group_id) for url, title in videos]
+                          speakers.max_speakers, title=title, group_id=group_id, user_id=user_id)
+            for url, title in videos]
 
 
 def _queue(connection, worker, job_ids: list[int]) -> None:
@@ -203,6 +205,19 @@ def require_job(connection, job_id: int):
     if job is None:
         raise UserError(f"There is no job {job_id}.", 404)
     return job
+
+
+def may_change(user, job) -> bool:
+    """Admins may cancel, retry and delete any job; members only the jobs they submitted."""
+    return user.is_admin or (user.id is not None and job["user_id"] == user.id)
+
+
+def check_may_change(connection, user, job_ids: list[int], action: str) -> None:
+    for job_id in job_ids:
+        job = require_job(connection, job_id)
+        if not may_change(user, job):
+            owner = f"{job['submitted_by']} submitted it" if job["submitted_by"] else "no current account submitted it"
+            raise UserError(f"You may {action} only jobs you submitted: {owner} (job {job_id}).", 403)
 
 
 def cancel(connection, worker, job_id: int) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from flask import (Blueprint, abort, current_app, flash, get_template_attribute, jsonify, redirect,
+from flask import (Blueprint, abort, current_app, flash, g, get_template_attribute, jsonify, redirect,
                    render_template, request, url_for)
 from flask_wtf.csrf import CSRFError, validate_csrf
 from markupsafe import Markup
@@ -12,6 +12,8 @@ from wtforms import ValidationError
 
 import db
 import jobs
+import settings_store
+import speakers
 import uploads
 from jobs import UserError
 from views.cache import list_cache
@@ -23,7 +25,7 @@ SPEAKER_COLOURS = ["#0d6efd", "#dc3545", "#198754", "#fd7e14", "#6f42c1", "#20c9
 
 
 def _settings():
-    return current_app.config["SETTINGS"]
+    return settings_store.for_request()
 
 
 def _worker():
@@ -84,15 +86,16 @@ def submit():
     form = request.form
     resolution = form.get("resolution", _settings().default_resolution)
     try:
-        speakers = jobs.parse_speakers(form)
+        speaker_options = jobs.parse_speakers(form)
         if form.get("playlist_url", "").strip():
             if form.get("urls", "").strip():
                 raise UserError("Add either video URLs or a playlist, not both at once.")
             queued = jobs.submit_playlist(db.get_db(), _worker(), _settings(), form["playlist_url"], resolution,
-                                          speakers)
+                                          speaker_options, g.user.id)
             flash(queued.message, "warning" if queued.more else "success")
             return redirect(url_for("pages.home"))
-        job_ids = jobs.submit(db.get_db(), _worker(), _settings(), form.get("urls", ""), resolution, speakers)
+        job_ids = jobs.submit(db.get_db(), _worker(), _settings(), form.get("urls", ""), resolution, speaker_options,
+                              g.user.id)
     except UserError as error:
         flash(str(error), "danger")
         return _render_home(1, form, error.status)
@@ -121,7 +124,8 @@ def upload():
     try:
         with uploads.receive(request.environ, settings) as received:
             _check_csrf(received.form)
-            job_id = jobs.submit_upload(db.get_db(), _worker(), settings, received, jobs.parse_speakers(received.form))
+            job_id = jobs.submit_upload(db.get_db(), _worker(), settings, received, jobs.parse_speakers(received.form),
+                                        g.user.id)
     except RequestEntityTooLarge:
         error = UserError(f"The file is larger than the upload limit of {settings.max_upload_mb} MB "
                           "(MAX_UPLOAD_MB).", 413)
@@ -145,6 +149,7 @@ def upload():
 def delete():
     try:
         ids = [int(value) for value in request.form.getlist("job_ids")]
+        jobs.check_may_change(db.get_db(), g.user, ids, "delete")
         count = jobs.delete(db.get_db(), _worker(), ids)
     except ValueError:
         flash("Job ids must be numbers.", "danger")
@@ -158,6 +163,7 @@ def delete():
 @bp.post("/jobs/<int:job_id>/retry")
 def retry(job_id: int):
     try:
+        jobs.check_may_change(db.get_db(), g.user, [job_id], "retry")
         jobs.retry(db.get_db(), _worker(), job_id)
         flash(f"Job {job_id} is queued again.", "success")
     except UserError as error:
@@ -168,6 +174,7 @@ def retry(job_id: int):
 @bp.post("/jobs/<int:job_id>/cancel")
 def cancel(job_id: int):
     try:
+        jobs.check_may_change(db.get_db(), g.user, [job_id], "cancel")
         jobs.cancel(db.get_db(), _worker(), job_id)
         flash(f"Job {job_id} is being cancelled.", "success")
     except UserError as error:
@@ -225,8 +232,29 @@ def details(job_id: int):
         "pages/details.html", job=job, turns=turns, segments=segments, candidates=candidates,
         timeline_length=timeline_length,
         clips=db.clips_for(connection, job_id), colours=_speaker_colours(turns, segments),
-        overlaps=overlaps_of(turns),
+        overlaps=overlaps_of(turns), names=speakers.display_names(connection, job_id),
+        suggestions=speakers.suggestions(connection, job_id),
         timings=json.loads(job["timings"]) if job["timings"] else {}, settings=_settings())
+
+
+@bp.post("/jobs/<int:job_id>/speakers/<label>")
+def name_speaker(job_id: int, label: str):
+    """Name a speaker (click its label on the details page); an empty name unnames it."""
+    try:
+        name = speakers.name_speaker(db.get_db(), job_id, label, request.form.get("name"))
+        flash(f"{label} is now {name}." if name else f"{label} has no name now.", "success")
+    except UserError as error:
+        flash(str(error), "danger")
+    return redirect(url_for("pages.details", job_id=job_id))
+
+
+@bp.post("/jobs/<int:job_id>/speakers/<label>/suggestion")
+def answer_suggestion(job_id: int, label: str):
+    try:
+        speakers.answer_suggestion(db.get_db(), job_id, label, request.form.get("answer") == "accept")
+    except UserError as error:
+        flash(str(error), "danger")
+    return redirect(url_for("pages.details", job_id=job_id))
 
 
 @bp.get("/errors")
