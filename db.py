@@ -184,6 +184,7 @@ MIGRATIONS = [
         queued INTEGER NOT NULL,  -- how many of its videos were queued
         video_count INTEGER,  -- how many videos the site said it has, when it said
         more INTEGER NOT NULL DEFAULT 0,  -- it has more videos than were queued (the cap)
+        user_id INTEGER REFERENCES users (id) ON DELETE SET NULL,  -- who submitted it, as its jobs
         created_at REAL NOT NULL
     );
     ALTER TABLE jobs ADD COLUMN group_id INTEGER REFERENCES job_groups (id);
@@ -456,19 +457,24 @@ def failed_jobs(db, limit: int = 200) -> list[sqlite3.Row]:
 
 # --- groups (a playlist's jobs) ------------------------------------------------
 
-def create_group(db, url: str, title: str, queued: int, video_count: int | None, more: bool) -> int:
-    cursor = db.execute("INSERT INTO job_groups (url, title, queued, video_count, more, created_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?)", (url, title, queued, video_count, int(more), time.time()))
+def create_group(db, url: str, title: str, queued: int, video_count: int | None, more: bool,
+                 user_id: int | None = None) -> int:
+    cursor = db.execute("INSERT INTO job_groups (url, title, queued, video_count, more, user_id, created_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)", (url, title, queued, video_count, int(more), user_id, time.time()))
     return cursor.lastrowid
 
 
+GROUP_ROWS = ("SELECT job_groups.*, users.name AS submitted_by FROM job_groups"
+              " LEFT JOIN users ON users.id = job_groups.user_id")
+
+
 def get_group(db, group_id: int) -> sqlite3.Row | None:
-    return db.execute("SELECT * FROM job_groups WHERE id = ?", (group_id,)).fetchone()
+    return db.execute(f"{GROUP_ROWS} WHERE job_groups.id = ?", (group_id,)).fetchone()
 
 
 def groups_by_id(db, group_ids) -> dict[int, sqlite3.Row]:
     ids = list(dict.fromkeys(group_ids))
-    rows = db.execute(f"SELECT * FROM job_groups WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall()
+    rows = db.execute(f"{GROUP_ROWS} WHERE job_groups.id IN ({','.join('?' * len(ids))})", ids).fetchall()
     return {row["id"]: row for row in rows}
 
 

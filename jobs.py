@@ -155,7 +155,7 @@ def submit_playlist(connection, worker, settings, url: str, resolution: str,
     queued = len(playlist.entries)
     with db.transaction(connection):
         group_id = db.create_group(connection, playlist.url, playlist.title, queued, playlist.video_count,
-                                   playlist.more)
+                                   playlist.more, user_id)
         job_ids = _create_jobs(connection, [(entry.url, entry.title) for entry in playlist.entries],
                                resolution, speakers, group_id, user_id)
     _queue(connection, worker, job_ids)
@@ -208,7 +208,7 @@ def require_job(connection, job_id: int):
 
 
 def may_change(user, job) -> bool:
-    """Admins may cancel, retry and delete any job; members only the jobs they submitted."""
+    """Admins may cancel, retry and delete any job (or playlist's group); members only the ones they submitted."""
     return user.is_admin or (user.id is not None and job["user_id"] == user.id)
 
 
@@ -260,6 +260,13 @@ def require_group(connection, group_id: int):
     if group is None:
         raise UserError(f"There is no playlist group {group_id}.", 404)
     return group
+
+
+def check_may_change_group(connection, user, group_id: int, action: str) -> None:
+    group = require_group(connection, group_id)
+    if not may_change(user, group):
+        owner = f"{group['submitted_by']} submitted it" if group["submitted_by"] else "no current account submitted it"
+        raise UserError(f"You may {action} only playlists you submitted: {owner} (playlist group {group_id}).", 403)
 
 
 def cancel_group(connection, worker, group_id: int) -> int:

@@ -128,6 +128,8 @@
     title.textContent = group.title;
     title.href = group.url;
     section.querySelector('[data-field="group-note"]').textContent = group.note || "";
+    section.querySelector('[data-field="group-submitted-by"]').textContent =
+      group.submitted_by ? "submitted by " + group.submitted_by : "";
     section.querySelector('[data-field="group-counts"]').replaceChildren(...COUNT_ORDER.filter((s) => group.counts[s])
       .flatMap((status) => {
         const badge = document.createElement("span");

@@ -7,9 +7,11 @@ import shutil
 
 import pytest
 
+import accounts
 import db
 from tests.conftest import rss
 from tests.test_app_api import connect, job_count, make_app  # noqa: F401
+from tests.test_auth import CSRF_META, PASSWORDS, bearer, new_token, sign_in, user_id
 from tests.test_url_guard import ALLOWED_HOST, Site
 
 GROUP = re.compile(r'<tbody class="job-group" data-group-id="(\d+)">')
@@ -148,6 +150,56 @@ def test_a_group_goes_with_its_last_job(make_app, playlist_server):
     assert client.get(f"/api/groups/{body['group']['id']}").get_json()["group"]["total"] == 1
     assert client.delete(f"/api/jobs/{second}").status_code == 204
     assert client.get(f"/api/groups/{body['group']['id']}").status_code == 404 and group_count(app) == 0
+
+
+# --- who may cancel and delete a group --------------------------------------------------------------
+
+@pytest.fixture
+def accounts_app(make_app):
+    """Sign-in on, with an admin (alice) and a member (bob), as in test_auth."""
+    app = make_app(AUTH="on")
+    connection = connect(app)
+    for name, role in (("alice", "admin"), ("bob", "member")):
+        accounts.create_user(connection, name, PASSWORDS[name], role)
+    connection.close()
+    return app
+
+
+def test_a_playlist_and_its_jobs_record_who_submitted_them(accounts_app, playlist_server):
+    token = new_token(sign_in(accounts_app, "bob"))
+    body = accounts_app.test_client().post("/api/jobs", json={"playlist_url": playlist_server.url("three.xml")},
+                                           headers=bearer(token)).get_json()
+    assert body["group"]["submitted_by"] == "bob"
+    assert {job["submitted_by"] for job in body["jobs"]} == {"bob"}
+    connection = connect(accounts_app)
+    try:
+        assert connection.execute("SELECT user_id FROM job_groups").fetchone()[0] == user_id(accounts_app, "bob")
+    finally:
+        connection.close()
+
+
+def test_members_cancel_and_delete_only_their_own_playlists(accounts_app, playlist_server):
+    alice, bob = sign_in(accounts_app, "alice"), sign_in(accounts_app, "bob")
+    hers = queue_playlist(alice, playlist_server.url("three.xml")).get_json()["group"]["id"]
+    his = queue_playlist(bob, playlist_server.url("page.html")).get_json()["group"]["id"]
+    for action, response in (("cancel", bob.post(f"/api/groups/{hers}/cancel", json={})),
+                             ("delete", bob.delete(f"/api/groups/{hers}"))):
+        assert response.status_code == 403
+        assert response.get_json()["error"] == (f"You may {action} only playlists you submitted: "
+                                                f"alice submitted it (playlist group {hers}).")
+    assert alice.get(f"/api/groups/{hers}").get_json()["group"]["counts"] == {"Queued": 3}  # untouched
+    # The pages say the same; the home page shows who submitted each playlist.
+    token = CSRF_META.search(bob.get("/").get_data(as_text=True)).group(1)
+    html = bob.post(f"/groups/{hers}/delete", data={"csrf_token": token}, follow_redirects=True).get_data(as_text=True)
+    assert "You may delete only playlists you submitted: alice submitted it" in html
+    assert "submitted by alice" in html and "submitted by bob" in html
+    assert bob.post(f"/api/groups/{his}/cancel", json={}).status_code == 202
+    assert bob.delete(f"/api/groups/{his}").status_code == 204
+    assert alice.post(f"/api/groups/{hers}/cancel", json={}).status_code == 202
+    his = queue_playlist(bob, playlist_server.url("page.html")).get_json()["group"]["id"]
+    assert alice.delete(f"/api/groups/{his}").status_code == 204  # an admin may delete any playlist
+    assert alice.delete(f"/api/groups/{hers}").status_code == 204
+    assert group_count(accounts_app) == 0 and job_count(accounts_app) == 0
 
 
 # --- the address guard ----------------------------------------------------------------------------

@@ -208,6 +208,7 @@ def get_group(group_id: int):
 
 @bp.delete("/groups/<int:group_id>")
 def delete_group(group_id: int):
+    jobs.check_may_change_group(db.get_db(), g.user, group_id, "delete")
     jobs.delete_group(db.get_db(), _worker(), group_id)
     return "", 204
 
@@ -215,6 +216,7 @@ def delete_group(group_id: int):
 @bp.post("/groups/<int:group_id>/cancel")
 def cancel_group(group_id: int):
     connection = db.get_db()
+    jobs.check_may_change_group(connection, g.user, group_id, "cancel")
     jobs.cancel_group(connection, _worker(), group_id)
     return jsonify(_group(connection, group_id)), 202
 

@@ -185,6 +185,7 @@ def cancel(job_id: int):
 @bp.post("/groups/<int:group_id>/cancel")
 def cancel_group(group_id: int):
     try:
+        jobs.check_may_change_group(db.get_db(), g.user, group_id, "cancel")
         count = jobs.cancel_group(db.get_db(), _worker(), group_id)
         flash(f"Cancelling the playlist's {count} queued or running video{'s' if count > 1 else ''}.", "success")
     except UserError as error:
@@ -195,6 +196,7 @@ def cancel_group(group_id: int):
 @bp.post("/groups/<int:group_id>/delete")
 def delete_group(group_id: int):
     try:
+        jobs.check_may_change_group(db.get_db(), g.user, group_id, "delete")
         count = jobs.delete_group(db.get_db(), _worker(), group_id)
         flash(f"Deleted the playlist's {count} job{'s' if count > 1 else ''}.", "success")
     except UserError as error:

@@ -31,7 +31,8 @@ def group_dict(group, counts: dict[str, int]) -> dict:
         "id": group["id"], "url": group["url"], "title": group["title"], "queued": group["queued"],
         "video_count": group["video_count"], "more": bool(group["more"]),
         "note": limit_note(group["queued"], group["video_count"], group["more"]),
-        "counts": counts, "total": sum(counts.values()), "created_at": group["created_at"],
+        "counts": counts, "total": sum(counts.values()), "submitted_by": group["submitted_by"],
+        "created_at": group["created_at"],
     }
 
 
