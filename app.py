@@ -113,7 +113,7 @@ def _no_account_message(settings: Settings) -> str | None:
 
 def main() -> int:
     from dotenv import dotenv_values, load_dotenv
-    from waitress import serve
+    from waitress import create_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     env_file = ROOT / ".env"
@@ -144,11 +144,15 @@ def main() -> int:
     print(f"Serving on http://{settings.host}:{settings.port} ({mode})", flush=True)
     proxy = ({"trusted_proxy": settings.trusted_proxy, "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
              if settings.trusted_proxy else {})
+    # Waitress receives a whole request body (into a temporary file past 512 kB) before the app sees
+    # it: it refuses one larger than an upload may be as soon as its length is declared. Its limit
+    # follows MAX_UPLOAD_MB when the Settings page changes it (each request reads it anew).
+    server = create_server(app, host=settings.host, port=settings.port, threads=settings.waitress_threads,
+                           channel_timeout=120, ident="clipper",
+                           max_request_body_size=uploads.body_limit(settings_store.current(settings)), **proxy)
+    settings_store.on_change(app, lambda now: setattr(server.adj, "max_request_body_size", uploads.body_limit(now)))
     try:
-        # Waitress receives a whole request body (into a temporary file past 512 kB) before the app
-        # sees it: it refuses a larger one than an upload may be as soon as its length is declared.
-        serve(app, host=settings.host, port=settings.port, threads=settings.waitress_threads,
-              channel_timeout=120, ident="clipper", max_request_body_size=uploads.body_limit(settings), **proxy)
+        server.run()
     finally:
         worker.stop()
     return 0

@@ -141,21 +141,22 @@ SETTINGS = [
     ("DEFAULT_RESOLUTION", "720p", _choice(RESOLUTIONS), "download resolution preselected in the form"),
     ("MAX_FILESIZE_MB", "4096", _limit, "refuse downloads larger than this, before and while downloading (0: no limit)"),
     ("MAX_DURATION_SECONDS", "14400", _limit, "refuse videos longer than this (0: no limit)"),
+    ("MAX_PLAYLIST_VIDEOS", "50", _positive_int, "a playlist or channel queues at most this many of its videos, the first ones"),
+    ("MAX_UPLOAD_MB", "4096", _positive_int, "largest video or audio file that can be uploaded, in MB"),
     ("ALLOW_PRIVATE_URLS", "0", _bool, "allow loopback, private, link-local and other non-public addresses (off by default)"),
     ("ALLOWED_NETWORKS", "", _networks, "addresses or networks (CIDR) to allow even when private addresses are refused, e.g. a NAS at 192.168.1.20"),
     ("EVENTS_KEEPALIVE_SECONDS", "15", _positive_float, "idle seconds before a live stream sends a keep-alive comment; keep it well under Waitress's 120 s channel_timeout"),
     ("AUTH", "auto", _choice(AUTH_MODES), "sign-in: auto (required unless HOST is a loopback address), on or off"),
     ("SESSION_LIFETIME_DAYS", "14", _positive_float, "days a sign-in lasts before the password is asked again"),
     ("TRUSTED_PROXY", "", _address, "address of a reverse proxy in front of the app whose X-Forwarded-For and X-Forwarded-Proto are believed (client address for sign-in throttling, https for the Secure cookie)"),
-    ("MAX_PLAYLIST_VIDEOS", "50", _positive_int, "a playlist or channel queues at most this many of its videos, the first ones"),
-    ("MAX_UPLOAD_MB", "4096", _positive_int, "largest video or audio file that can be uploaded, in MB"),
 ]
 
 # Safe to change while the app runs: the Settings page offers these (each job and request reads them anew).
 CHANGEABLE_AT_RUN_TIME = (
     "FASTER_WHISPER_MODEL", "FASTER_WHISPER_COMPUTE_TYPE", "FASTER_WHISPER_DEVICE", "DIARIZATION_BACKEND",
     "PYANNOTE_PIPELINE", "HUGGING_FACE_TOKEN", "CLIP_MIN_SECONDS", "CLIP_MAX_SECONDS", "DEFAULT_RESOLUTION",
-    "MAX_FILESIZE_MB", "MAX_DURATION_SECONDS", "ALLOW_PRIVATE_URLS", "ALLOWED_NETWORKS", "SESSION_LIFETIME_DAYS",
+    "MAX_FILESIZE_MB", "MAX_DURATION_SECONDS", "MAX_PLAYLIST_VIDEOS", "MAX_UPLOAD_MB", "ALLOW_PRIVATE_URLS",
+    "ALLOWED_NETWORKS", "SESSION_LIFETIME_DAYS",
 )
 SECRET_SETTINGS = ("HUGGING_FACE_TOKEN",)  # write-only: never shown, sent or logged
 BY_NAME = {name: (default, parse, help_text) for name, default, parse, help_text in SETTINGS}
@@ -185,6 +186,8 @@ class Settings:
     default_resolution: str
     max_filesize_mb: int | None
     max_duration_seconds: int | None
+    max_playlist_videos: int
+    max_upload_mb: int
     allow_private_urls: bool
     allowed_networks: tuple[str, ...]
     events_keepalive_seconds: float
@@ -202,8 +205,6 @@ class Settings:
     def locked(self, name: str) -> bool:
         """Set outside the app (environment, .env, create_app): the Settings page cannot change it."""
         return self.sources.get(name) in LOCKING_SOURCES
-    max_playlist_videos: int
-    max_upload_mb: int
 
     def analysis_options(self, **job_options) -> AnalysisOptions:
         """Options for one job: the settings plus what the person chose for it."""

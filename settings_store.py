@@ -31,6 +31,12 @@ def current(settings: Settings, connection=None) -> Settings:
         connection.close()
 
 
+def on_change(app, callback) -> None:
+    """Have `callback(settings)` called with the settings in force after each saved change: for what
+    is set once outside the app and must follow (the server's request body limit)."""
+    app.extensions.setdefault("settings_listeners", []).append(callback)
+
+
 def for_request() -> Settings:
     """This request's settings, read once per request."""
     if "settings" not in g:
@@ -139,4 +145,6 @@ def save(base: Settings, connection, changes: dict[str, str | None], changed_by:
         logged = {name: (_logged(name, as_text(getattr(before, name.lower()))),
                          _logged(name, as_text(getattr(after, name.lower())))) for name in wanted}
         db.save_settings(connection, wanted, changed_by, logged)
+        for callback in current_app.extensions.get("settings_listeners", ()):
+            callback(after)
     return list(wanted)

@@ -292,6 +292,15 @@ def test_the_form_refuses_urls_and_a_playlist_at_once_and_keeps_what_was_typed(m
     assert job_count(app) == 0
 
 
+def test_the_cap_set_on_the_settings_page_applies_to_the_next_playlist(make_app, playlist_server):
+    app = make_app()
+    client = app.test_client()
+    assert client.patch("/api/settings", json={"MAX_PLAYLIST_VIDEOS": 1}).status_code == 200
+    body = queue_playlist(client, playlist_server.url("three.xml")).get_json()
+    assert len(body["jobs"]) == 1 and body["group"]["more"] is True
+    assert "at most its first 1." in client.get("/").get_data(as_text=True)
+
+
 def test_the_form_states_the_cap(make_app):
     html = make_app(MAX_PLAYLIST_VIDEOS="7").test_client().get("/").get_data(as_text=True)
     assert "at most its first 7." in html

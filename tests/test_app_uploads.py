@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 import re
 import subprocess
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -151,24 +154,66 @@ def test_the_form_states_the_limit(make_app):
     assert "Up to 300 MB." in html and 'data-max-bytes="314572800"' in html
 
 
+def test_the_upload_limit_set_on_the_settings_page_applies_to_the_next_upload(make_app, media_dir):
+    app = make_app()
+    client = app.test_client()
+    data = (media_dir / "short.mp4").read_bytes()  # 2 MB
+    assert client.patch("/api/settings", json={"MAX_UPLOAD_MB": "1"}).status_code == 200
+    assert "Up to 1 MB." in client.get("/").get_data(as_text=True)
+    response = post_file(client, data, "talk.mp4")
+    assert response.status_code == 413 and "upload limit of 1 MB" in response.get_json()["error"]
+    assert client.patch("/api/settings", json={"MAX_UPLOAD_MB": "3"}).status_code == 200
+    assert post_file(client, data, "talk.mp4").status_code == 201
+
+
 # --- under the real server ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def small_limit_server(tmp_path_factory):
-    live = LiveServer(tmp_path_factory.mktemp("uploads") / "app", MAX_UPLOAD_MB="1").start(timeout=120)
+def live(tmp_path_factory):
+    live = LiveServer(tmp_path_factory.mktemp("uploads") / "app").start(timeout=120)
     yield live
     live.stop()
 
 
-def test_the_server_refuses_a_huge_upload_before_receiving_it(small_limit_server):
+BOUNDARY = "clipper-test-boundary"
+
+
+def post_upload(live, length: int, body: bytes | None = None) -> int:
+    """POST /uploads declaring a body of `length` bytes, sent only when given; the answer's status.
+    Waitress answers a body over its limit from the declared length alone. The CSRF token is wrong."""
+    connection = http.client.HTTPConnection("127.0.0.1", live.port, timeout=60)
+    try:
+        connection.putrequest("POST", "/uploads")
+        for name, value in (("Content-Type", f"multipart/form-data; boundary={BOUNDARY}"),
+                            ("Content-Length", str(length)), ("Accept", "application/json"), ("X-CSRFToken", "wrong")):
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def patch_settings(live, changes: dict) -> None:
+    request = urllib.request.Request(live.base_url + "/api/settings", data=json.dumps(changes).encode(),
+                                     method="PATCH", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+
+
+def test_the_server_refuses_a_huge_upload_before_receiving_it(live):
     """A body declared larger than the limit is answered 413 at once: nothing is received or stored."""
-    connection = http.client.HTTPConnection("127.0.0.1", small_limit_server.port, timeout=10)
-    connection.putrequest("POST", "/uploads")
-    connection.putheader("Content-Type", "multipart/form-data; boundary=x")
-    connection.putheader("Content-Length", str(50 * 1024 ** 3))  # 50 GB, none of it sent
-    connection.endheaders()
-    response = connection.getresponse()
-    assert response.status == 413
-    connection.close()
-    downloads = small_limit_server.root / "downloads"
+    assert post_upload(live, 50 * 1024 ** 3) == 413  # 50 GB, none of it sent
+    downloads = live.root / "downloads"
     assert [path for path in downloads.rglob("*") if path.is_file()] == []
+
+
+def test_the_servers_limit_follows_the_settings_page(live, media_dir):
+    """Waitress holds the request body limit; a change on the Settings page reaches it at once."""
+    body = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"talk.mp4\"\r\n"
+            "Content-Type: video/mp4\r\n\r\n").encode() + (media_dir / "short.mp4").read_bytes() + \
+        f"\r\n--{BOUNDARY}--\r\n".encode()  # 2 MB
+    patch_settings(live, {"MAX_UPLOAD_MB": "1"})
+    assert post_upload(live, len(body)) == 413
+    patch_settings(live, {"MAX_UPLOAD_MB": "3"})
+    assert post_upload(live, len(body), body) == 400  # past Waitress now: the app refuses its CSRF token
+    patch_settings(live, {"MAX_UPLOAD_MB": None})
