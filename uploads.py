@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from jobs import UserError
@@ -59,33 +60,37 @@ def safe_name(name: str) -> str:
 def receive(environ, settings) -> Iterator[Upload]:
     """The posted form, its file (field `file`) received into the staging folder.
 
-    Raises werkzeug's RequestEntityTooLarge over body_limit, ValueError for a body that is not a form,
-    UserError for a second file. The file is deleted when the block ends, however it ends, unless it
-    was moved away.
+    Raises UserError over body_limit (413), for a body that is not a form or for a second file. The
+    file is deleted when the block ends, however it ends, unless it was moved away.
     """
+    if environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower() != "multipart/form-data":
+        raise UserError("Send the upload as multipart/form-data, with the file in the field 'file'.", 415)
     folder = staging_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
-    received: list[Path] = []
+    received = []  # the staging files' handles (one, or the form is refused)
 
     def stream_factory(total_content_length, content_type, filename, content_length=None):
         if received:
             raise UserError("Upload one file at a time.")
-        handle = tempfile.NamedTemporaryFile(dir=folder, prefix="upload-", suffix=".part", delete=False)
-        received.append(Path(handle.name))
-        return handle
+        received.append(tempfile.NamedTemporaryFile(dir=folder, prefix="upload-", suffix=".part", delete=False))
+        return received[-1]
 
-    files = MultiDict()
     try:
         parser = FormDataParser(stream_factory, max_form_memory_size=FORM_MEMORY_BYTES,
                                 max_content_length=body_limit(settings), max_form_parts=MAX_PARTS, silent=False)
-        _, form, files = parser.parse_from_environ(environ)
+        try:
+            _, form, files = parser.parse_from_environ(environ)
+        except RequestEntityTooLarge:
+            raise UserError(f"The file is larger than the upload limit of {settings.max_upload_mb} MB "
+                            "(MAX_UPLOAD_MB).", 413) from None
+        except ValueError as error:
+            raise UserError(f"The upload could not be read ({error}); send it as a form with the file in 'file'.") from None
         file = files.get("file")
-        for each in files.values():
-            each.close()  # written in full: ffprobe reads it by name
+        for handle in received:
+            handle.close()  # written in full: ffprobe reads it by name
         chosen = file is not None and file.filename
-        yield Upload(form, received[0] if chosen else None, safe_name(file.filename) if chosen else "")
+        yield Upload(form, Path(received[0].name) if chosen else None, safe_name(file.filename) if chosen else "")
     finally:
-        for each in files.values():
-            each.close()
-        for path in received:
-            path.unlink(missing_ok=True)
+        for handle in received:
+            handle.close()
+            Path(handle.name).unlink(missing_ok=True)

@@ -226,6 +226,8 @@
       const request = new XMLHttpRequest();
       request.open("POST", uploadForm.action);
       request.setRequestHeader("Accept", "application/json");
+      // The token in a header is checked before the body is read (the field too, after it, without script).
+      request.setRequestHeader("X-CSRFToken", data.get("csrf_token"));
       request.responseType = "json";
       request.upload.addEventListener("progress", (event) => {
         if (event.lengthComputable) show(event.loaded / event.total);

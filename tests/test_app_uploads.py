@@ -12,8 +12,10 @@ import urllib.request
 
 import pytest
 
+import accounts
 from tests.conftest import LiveServer
-from tests.test_app_api import job_count, make_app  # noqa: F401
+from tests.test_app_api import connect, job_count, make_app  # noqa: F401
+from tests.test_auth import PASSWORDS, bearer
 
 JSON = {"Accept": "application/json"}
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -164,6 +166,75 @@ def test_the_upload_limit_set_on_the_settings_page_applies_to_the_next_upload(ma
     assert response.status_code == 413 and "upload limit of 1 MB" in response.get_json()["error"]
     assert client.patch("/api/settings", json={"MAX_UPLOAD_MB": "3"}).status_code == 200
     assert post_file(client, data, "talk.mp4").status_code == 201
+
+
+# --- the API: an API token, or a signed-in browser's CSRF token ------------------------------------
+
+@pytest.fixture
+def accounts_app(make_app):
+    """Sign-in on and CSRF checked, with a member (bob) and his API token."""
+    app = make_app(csrf=True, AUTH="on")
+    connection = connect(app)
+    bob = accounts.create_user(connection, "bob", PASSWORDS["bob"], "member")
+    app.config["BOB_TOKEN"] = accounts.create_token(connection, bob, "script")
+    connection.close()
+    return app
+
+
+def signed_in_browser(app):
+    """A client signed in as bob through the form, and the CSRF token of its pages."""
+    client = app.test_client()
+    token = CSRF_META.search(client.get("/login").get_data(as_text=True)).group(1)
+    assert client.post("/login", data={"name": "bob", "password": PASSWORDS["bob"], "csrf_token": token}).status_code == 302
+    return client, CSRF_META.search(client.get("/").get_data(as_text=True)).group(1)
+
+
+def api_upload(client, data: bytes, name: str, headers=None, **fields):
+    return client.post("/api/uploads", data={"file": (io.BytesIO(data), name), **fields},
+                       content_type="multipart/form-data", headers=headers or {})
+
+
+def test_the_api_takes_an_upload_with_an_api_token_and_records_who_sent_it(accounts_app, media_dir):
+    data = (media_dir / "short.mp4").read_bytes()
+    client = accounts_app.test_client()
+    response = api_upload(client, data, "talk.mp4", bearer(accounts_app.config["BOB_TOKEN"]), num_speakers="2")
+    assert response.status_code == 201, response.get_json()
+    job = response.get_json()
+    assert (job["uploaded"], job["url"], job["submitted_by"], job["num_speakers"]) == (True, "talk.mp4", "bob", 2)
+    response = api_upload(client, data, "talk.mp4")  # no token, no session
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"] == 'Bearer realm="clipper"'
+    response = api_upload(client, data, "talk.mp4", bearer("clipper_revoked"))
+    assert response.status_code == 401
+    assert job_count(accounts_app) == 1 and left_on_disk(accounts_app) == [
+        str(job["id"]), f"{job['id']}/upload", f"{job['id']}/upload/talk.mp4"]
+
+
+def test_a_signed_in_browser_uploads_through_the_api_with_its_csrf_token(accounts_app, media_dir):
+    data = (media_dir / "short.mp4").read_bytes()
+    client, token = signed_in_browser(accounts_app)
+    for headers, fields in (({}, {}), ({"X-CSRFToken": "forged"}, {}), ({}, {"csrf_token": "forged"})):
+        response = api_upload(client, data, "talk.mp4", headers, **fields)
+        assert response.status_code == 400 and "reload the page and try again" in response.get_json()["error"]
+        assert job_count(accounts_app) == 0 and left_on_disk(accounts_app) == []
+    by_header = api_upload(client, data, "one.mp4", {"X-CSRFToken": token})
+    by_field = api_upload(client, data, "two.mp4", csrf_token=token)
+    assert (by_header.status_code, by_field.status_code) == (201, 201)
+    assert {by_header.get_json()["submitted_by"], by_field.get_json()["submitted_by"]} == {"bob"}
+    # the page's form records who uploaded too
+    response = post_file(client, data, "three.mp4", csrf_token=token)
+    assert response.status_code == 201 and response.get_json()["submitted_by"] == "bob"
+
+
+def test_api_upload_refusals_are_json(accounts_app, media_dir):
+    client = accounts_app.test_client()
+    headers = bearer(accounts_app.config["BOB_TOKEN"])
+    response = api_upload(client, b"hello", "notes.txt", headers)
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith("'notes.txt' cannot be analysed: The file is damaged or is not a video")
+    response = client.post("/api/uploads", json={"file": "talk.mp4"}, headers=headers)
+    assert response.status_code == 415
+    assert response.get_json()["error"] == "Send the upload as multipart/form-data, with the file in the field 'file'."
+    assert job_count(accounts_app) == 0 and left_on_disk(accounts_app) == []
 
 
 # --- under the real server ------------------------------------------------------------------------

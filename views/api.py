@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+from flask_wtf.csrf import CSRFError
 
+import auth
 import db
 import jobs
 import settings_store
@@ -10,6 +12,7 @@ import speakers
 from auth import require_admin
 from jobs import UserError
 from settings_store import SettingsInvalid
+from views import uploading
 from views.cache import list_cache
 from views.serialize import (candidate_dict, clip_dict, group_dict, job_dict, overlaps_of, person_dict,
                              segment_dict, speaker_dict, turn_dict)
@@ -34,6 +37,12 @@ def user_error(error: UserError):
 @bp.errorhandler(404)
 def not_found(_error):
     return jsonify(error="Not found."), 404
+
+
+@bp.errorhandler(CSRFError)
+def csrf_error(_error):
+    """An upload from a signed-in browser without its CSRF token (the rest of the API takes only JSON)."""
+    return jsonify(error=auth.CSRF_REFUSED), 400
 
 
 @bp.errorhandler(400)
@@ -84,6 +93,14 @@ def create_jobs():
         return jsonify({**_group(connection, queued.group_id), "message": queued.message}), 201
     job_ids = jobs.submit(connection, _worker(), _settings(), "\n".join(urls), resolution, speaker_options, g.user.id)
     return jsonify(jobs=[job_dict(db.get_job(connection, i)) for i in job_ids]), 201
+
+
+@bp.post("/uploads")
+def upload():
+    """Queue an uploaded video or audio file: multipart/form-data, the file in `file` (see
+    views/uploading.py for the CSRF rule); the job, 201."""
+    job_id = uploading.queue_upload()
+    return jsonify(job_dict(db.get_job(db.get_db(), job_id))), 201
 
 
 @bp.get("/jobs/<int:job_id>")

@@ -5,17 +5,14 @@ import json
 
 from flask import (Blueprint, abort, current_app, flash, g, get_template_attribute, jsonify, redirect,
                    render_template, request, url_for)
-from flask_wtf.csrf import CSRFError, validate_csrf
 from markupsafe import Markup
-from werkzeug.exceptions import RequestEntityTooLarge
-from wtforms import ValidationError
 
 import db
 import jobs
 import settings_store
 import speakers
-import uploads
 from jobs import UserError
+from views import uploading
 from views.cache import list_cache
 from views.serialize import group_dict, job_dict, overlaps_of
 
@@ -103,46 +100,23 @@ def submit():
     return redirect(url_for("pages.home"))
 
 
-def _check_csrf(form) -> None:
-    """The check CSRFProtect makes of every other form (and, like it, not when a test turns it off)."""
-    if current_app.config.get("WTF_CSRF_ENABLED", True):
-        try:
-            validate_csrf(form.get("csrf_token"))
-        except ValidationError as error:
-            raise CSRFError(error.args[0]) from None
-
-
 @bp.post("/uploads")
 def upload():
-    """Queue an uploaded video or audio file (multipart, field `file`). Answers JSON to the page's script
-    (which shows the upload's progress), a page otherwise.
-
-    Exempt from the app-wide CSRF check, which would read the whole form with the app's 1 MB limit
-    before this view runs: the token is checked here, once uploads.receive has read the form.
-    """
-    settings, answer_json = _settings(), request.accept_mimetypes.best == "application/json"
+    """Queue an uploaded video or audio file (multipart, field `file`; see views/uploading.py). Answers
+    JSON to the page's script (which shows the upload's progress), a page otherwise."""
+    answer_json = request.accept_mimetypes.best == "application/json"
     try:
-        with uploads.receive(request.environ, settings) as received:
-            _check_csrf(received.form)
-            job_id = jobs.submit_upload(db.get_db(), _worker(), settings, received, jobs.parse_speakers(received.form),
-                                        g.user.id)
-    except RequestEntityTooLarge:
-        error = UserError(f"The file is larger than the upload limit of {settings.max_upload_mb} MB "
-                          "(MAX_UPLOAD_MB).", 413)
-    except ValueError as caught:
-        error = UserError(f"The upload could not be read ({caught}); send it as a form with the file in 'file'.")
-    except UserError as caught:
-        error = caught
-    else:
-        job = db.get_job(db.get_db(), job_id)
+        job_id = uploading.queue_upload()
+    except UserError as error:
         if answer_json:
-            return jsonify(job_dict(job)), 201
-        flash(f"Uploaded '{job['url']}'; it is queued.", "success")
-        return redirect(url_for("pages.home"))
+            return jsonify(error=str(error)), error.status
+        flash(str(error), "danger")
+        return _render_home(1, {}, error.status)
+    job = db.get_job(db.get_db(), job_id)
     if answer_json:
-        return jsonify(error=str(error)), error.status
-    flash(str(error), "danger")
-    return _render_home(1, {}, error.status)
+        return jsonify(job_dict(job)), 201
+    flash(f"Uploaded '{job['url']}'; it is queued.", "success")
+    return redirect(url_for("pages.home"))
 
 
 @bp.post("/jobs/delete")
