@@ -2,7 +2,8 @@
 
 A playlist served from loopback expands into a group of jobs that the page shows, collapses, cancels
 and deletes; a file chosen with the file picker uploads with its progress shown and is analysed; a
-dropped text file and a file over the limit are refused with a clear message.
+dropped text file and a file over the limit are refused with a clear message. With sign-in, a member
+uploads with his session and may not delete the admin's playlist.
 """
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import re
 
 import pytest
 
+import accounts
+import db
 from tests.conftest import LiveServer
 from tests.test_browser import PHONE, PROCESSING_MS, UI_MS, api, browser, job_total, row, wait_for_job  # noqa: F401
+from tests.test_browser_auth import ADMIN, MEMBER, sign_in
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -185,3 +189,66 @@ def test_a_file_over_the_limit_is_refused_before_it_is_sent(page, server, media_
     expect(page.locator("#upload-state")).to_have_text(
         f"'interview.mp4' is 7 MB, larger than the upload limit of {UPLOAD_LIMIT_MB} MB (MAX_UPLOAD_MB).")
     assert requests == [] and job_total(server) == before
+
+
+# ---- with sign-in: who may do what -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def accounts_server(tmp_path_factory):
+    """AUTH=on, with an admin (alice) and a member (bob) made before the server starts."""
+    root = tmp_path_factory.mktemp("playlists-uploads-accounts")
+    connection = db.connect(root / "instance" / "videos.db")
+    db.migrate(connection)
+    accounts.create_user(connection, *ADMIN, "admin")
+    accounts.create_user(connection, *MEMBER, "member")
+    connection.close()
+    live = LiveServer(root, AUTH="on", MAX_UPLOAD_MB=str(UPLOAD_LIMIT_MB)).start(timeout=120)
+    yield live
+    live.stop()
+
+
+def test_a_member_uploads_with_his_session_and_may_not_delete_the_admins_playlist(browser, accounts_server,
+                                                                                  playlist_server, media_dir):
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 900}, base_url=accounts_server.base_url)
+                for _ in range(2)]
+    try:
+        alice, bob = (context.new_page() for context in contexts)
+        for page, person in ((alice, ADMIN), (bob, MEMBER)):
+            page.set_default_timeout(UI_MS)
+            sign_in(page, *person)
+            accept_dialogs(page)
+        alice.fill("#playlist_url", playlist_server.url("three.xml"))
+        with alice.expect_navigation():
+            alice.get_by_role("button", name="Add to queue").click()
+        group_id = int(alice.locator("#jobs-table tbody[data-group-id]").first.get_attribute("data-group-id"))
+        with alice.expect_navigation():
+            group(alice, group_id).get_by_role("button", name="Cancel all").click()  # spares the CPU
+
+        bob.goto("/")
+        section = group(bob, group_id)
+        expect(section.locator('[data-field="group-submitted-by"]')).to_have_text("submitted by alice")
+        with bob.expect_navigation():
+            section.get_by_role("button", name="Delete all").click()
+        expect(bob.locator("[data-flash]")).to_contain_text(
+            f"You may delete only playlists you submitted: alice submitted it (playlist group {group_id}).")
+        expect(group(bob, group_id).locator("tr[data-job-id]")).to_have_count(3)
+
+        # His upload carries his session's CSRF token, and records him as its submitter.
+        bob.set_input_files("#upload-file", str(media_dir / "short.mp4"))
+        bob.get_by_role("button", name="Upload and analyse").click()
+        state = bob.locator("#upload-state")
+        expect(state).to_have_text(re.compile(r"Uploaded 'short\.mp4': it is queued as job \d+\."))
+        job_id = int(re.search(r"job (\d+)", state.inner_text()).group(1))
+        bob.goto(f"/jobs/{job_id}")
+        expect(bob.locator("#submitted-by")).to_have_text("· submitted by bob")
+        expect(bob.get_by_text("uploaded file short.mp4")).to_be_visible()
+        with bob.expect_navigation():
+            bob.locator("#job-actions").get_by_role("button", name="Cancel").click()
+
+        alice.goto("/")
+        with alice.expect_navigation():
+            group(alice, group_id).get_by_role("button", name="Delete all").click()
+        expect(alice.locator("[data-flash]")).to_have_text(re.compile("Deleted the playlist's 3 jobs."))
+    finally:
+        for context in contexts:
+            context.close()
