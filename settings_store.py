@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, g
+from flask import current_app, g, has_app_context
 
 import config
 import db
@@ -145,6 +145,7 @@ def save(base: Settings, connection, changes: dict[str, str | None], changed_by:
         logged = {name: (_logged(name, as_text(getattr(before, name.lower()))),
                          _logged(name, as_text(getattr(after, name.lower())))) for name in wanted}
         db.save_settings(connection, wanted, changed_by, logged)
-        for callback in current_app.extensions.get("settings_listeners", ()):
+        # Outside an app (a shell, a test of the worker) there is no server to tell.
+        for callback in current_app.extensions.get("settings_listeners", ()) if has_app_context() else ():
             callback(after)
     return list(wanted)

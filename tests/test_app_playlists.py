@@ -8,7 +8,6 @@ import shutil
 import pytest
 
 import accounts
-import db
 from tests.conftest import rss
 from tests.test_app_api import connect, job_count, make_app  # noqa: F401
 from tests.test_auth import CSRF_META, PASSWORDS, bearer, new_token, sign_in, user_id
