@@ -374,7 +374,7 @@ def suggestion_report(rows: list[dict]) -> list[str]:
     lines = ["Name suggestions by voice (the People feature): each found speaker's voiceprint against the",
              "people made from the same voices in the other recordings. Dev split, by threshold:", "",
              "| threshold | right suggestions % | false suggestions % |", "|---|---|---|"]
-    for threshold in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8):
+    for threshold in (0.5, 0.6, 0.7, 0.75, 0.77, 0.78, 0.8):
         score = suggestion_scores(dev, dev, threshold)
         lines.append(f"| {threshold:.2f} | {pct(score['right'])} | {pct(score['false'])} |")
     held = suggestion_scores([r for r in rows if r["split"] == "heldout"], rows, SUGGEST_SIMILARITY)

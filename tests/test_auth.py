@@ -435,3 +435,19 @@ def test_csrf_rules_are_unchanged_for_signed_in_browsers(make_app):
     assert job_count(app) == 2
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
 
+
+
+def test_members_name_speakers_only_in_their_own_jobs_and_only_admins_rename_people(app):
+    job_id = add_processed_job(app)
+    bob, alice = sign_in(app, "bob"), sign_in(app, "alice")
+    response = bob.put(f"/api/jobs/{job_id}/speakers/SPEAKER_00", json={"name": "Diane"})
+    assert response.status_code == 403
+    assert response.get_json()["error"] == f"You may name speakers in only jobs you submitted: no current account submitted it (job {job_id})."
+    assert "Name of SPEAKER_00" not in bob.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert alice.put(f"/api/jobs/{job_id}/speakers/SPEAKER_00", json={"name": "Diane"}).status_code == 200
+    assert "Name of SPEAKER_00" in alice.get(f"/jobs/{job_id}").get_data(as_text=True)
+    person = bob.get("/api/people").get_json()["people"][0]
+    assert person["name"] == "Diane"  # everyone sees who is named
+    assert bob.patch(f"/api/people/{person['id']}", json={"name": "Di"}).status_code == 403
+    assert "Rename" not in bob.get("/people/").get_data(as_text=True)
+    assert alice.patch(f"/api/people/{person['id']}", json={"name": "Di"}).get_json()["name"] == "Di"

@@ -152,7 +152,7 @@ def list_speakers(job_id: int):
 @bp.put("/jobs/<int:job_id>/speakers/<label>")
 def name_speaker(job_id: int, label: str):
     connection = db.get_db()
-    jobs.require_job(connection, job_id)
+    jobs.check_may_change(connection, g.user, [job_id], "name speakers in")
     speakers.name_speaker(connection, job_id, label, _body().get("name"))
     return jsonify(speaker_dict(db.get_speaker(connection, job_id, label), None))
 
@@ -160,7 +160,7 @@ def name_speaker(job_id: int, label: str):
 @bp.post("/jobs/<int:job_id>/speakers/<label>/suggestion")
 def answer_suggestion(job_id: int, label: str):
     connection = db.get_db()
-    jobs.require_job(connection, job_id)
+    jobs.check_may_change(connection, g.user, [job_id], "name speakers in")
     accept = _body().get("accept")
     if not isinstance(accept, bool):
         raise UserError('Send {"accept": true} or {"accept": false}.')
@@ -175,6 +175,7 @@ def list_people():
 
 @bp.patch("/people/<int:person_id>")
 def rename_person(person_id: int):
+    require_admin()
     connection = db.get_db()
     speakers.rename_person(connection, person_id, _body().get("name"))
     return jsonify(person_dict(next(p for p in db.list_people(connection) if p["id"] == person_id)))
@@ -182,6 +183,7 @@ def rename_person(person_id: int):
 
 @bp.post("/people/<int:person_id>/merge")
 def merge_person(person_id: int):
+    require_admin()
     connection = db.get_db()
     into = _body().get("into")
     if not isinstance(into, int):

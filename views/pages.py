@@ -217,6 +217,7 @@ def details(job_id: int):
 def name_speaker(job_id: int, label: str):
     """Name a speaker (click its label on the details page); an empty name unnames it."""
     try:
+        jobs.check_may_change(db.get_db(), g.user, [job_id], "name speakers in")
         name = speakers.name_speaker(db.get_db(), job_id, label, request.form.get("name"))
         flash(f"{label} is now {name}." if name else f"{label} has no name now.", "success")
     except UserError as error:
@@ -227,6 +228,7 @@ def name_speaker(job_id: int, label: str):
 @bp.post("/jobs/<int:job_id>/speakers/<label>/suggestion")
 def answer_suggestion(job_id: int, label: str):
     try:
+        jobs.check_may_change(db.get_db(), g.user, [job_id], "name speakers in")
         speakers.answer_suggestion(db.get_db(), job_id, label, request.form.get("answer") == "accept")
     except UserError as error:
         flash(str(error), "danger")

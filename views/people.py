@@ -5,6 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 import db
 import speakers
+from auth import require_admin
 from jobs import UserError
 
 bp = Blueprint("people", __name__, url_prefix="/people")
@@ -20,6 +21,7 @@ def index():
 
 @bp.post("/<int:person_id>/rename")
 def rename(person_id: int):
+    require_admin()
     try:
         speakers.rename_person(db.get_db(), person_id, request.form.get("name"))
         flash("Renamed.", "success")
@@ -30,6 +32,7 @@ def rename(person_id: int):
 
 @bp.post("/<int:person_id>/merge")
 def merge(person_id: int):
+    require_admin()
     try:
         into = int(request.form.get("into", ""))
         speakers.merge_people(db.get_db(), person_id, into)
