@@ -97,6 +97,28 @@ MIGRATIONS = [
     CREATE TRIGGER jobs_updated AFTER UPDATE ON jobs BEGIN UPDATE jobs_version SET version = version + 1; END;
     CREATE TRIGGER jobs_deleted AFTER DELETE ON jobs BEGIN UPDATE jobs_version SET version = version + 1; END;
     """,
+    # Transcript search: an FTS5 index over the segments' text that triggers keep in step with the
+    # table, whoever writes it (save_result, a delete's cascade, a later edit); built here for the
+    # jobs already processed. Porter stemming finds "grow" in "growing"; 2- and 3-letter prefix
+    # indexes keep short prefix searches ("ga*") fast.
+    """
+    CREATE VIRTUAL TABLE segments_fts USING fts5(
+        text, content='segments', content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2', prefix='2 3');
+    CREATE TRIGGER segments_fts_inserted AFTER INSERT ON segments BEGIN
+        INSERT INTO segments_fts (rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER segments_fts_deleted AFTER DELETE ON segments BEGIN
+        INSERT INTO segments_fts (segments_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER segments_fts_updated AFTER UPDATE OF id, text ON segments BEGIN
+        INSERT INTO segments_fts (segments_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO segments_fts (rowid, text) VALUES (new.id, new.text);
+    END;
+    INSERT INTO segments_fts (segments_fts) VALUES ('rebuild');
+    -- The speaker filter and its list of names.
+    CREATE INDEX segments_speaker ON segments (speaker);
+    """,
 ]
 
 
@@ -317,6 +339,68 @@ def get_candidate(db, candidate_id: int) -> sqlite3.Row | None:
 def failed_jobs(db, limit: int = 200) -> list[sqlite3.Row]:
     return db.execute("SELECT * FROM jobs WHERE status = 'Error' ORDER BY finished_at DESC, id DESC LIMIT ?",
                       (limit,)).fetchall()
+
+
+# --- transcript search --------------------------------------------------------
+
+SEARCH_WINDOW = 10_000  # matches ranked at most (the newest): ranking costs time for every match
+_LAST_ID = 2 ** 63 - 1
+
+
+def search_segments(db, match: str, speaker: str | None = None, job_id: int | None = None, limit: int = 20,
+                    offset: int = 0, window: int = SEARCH_WINDOW) -> tuple[list[sqlite3.Row], bool]:
+    """Segments matching an FTS5 expression, best first (bm25), each with a snippet whose matching
+    words sit between \x02 and \x03; and whether more than `window` matched (then only the newest
+    `window` matches were ranked, which bounds the time a common word takes).
+
+    A job's segments are inserted together, so their ids form a narrow range: the index is read
+    only there. Snippets are made for the page's rows only, after ranking.
+    """
+    low, high = 0, _LAST_ID
+    if job_id is not None:
+        low, high = db.execute("SELECT min(id), max(id) FROM segments WHERE job_id = ?", (job_id,)).fetchone()
+        if low is None:
+            return [], False
+    floor = db.execute(
+        "SELECT rowid FROM segments_fts WHERE segments_fts MATCH ? AND rowid BETWEEN ? AND ?"
+        " ORDER BY rowid DESC LIMIT 1 OFFSET ?", (match, low, high, window)).fetchone()
+    rows = db.execute("""
+        WITH best AS (
+            SELECT rowid AS id, bm25(segments_fts) AS score FROM segments_fts
+            WHERE segments_fts MATCH :match AND rowid > :floor AND rowid <= :high
+              AND ((:speaker IS NULL AND :job IS NULL) OR EXISTS (
+                  SELECT 1 FROM segments WHERE id = segments_fts.rowid
+                  AND (:speaker IS NULL OR speaker = :speaker) AND (:job IS NULL OR job_id = :job)))
+            ORDER BY score, id LIMIT :limit OFFSET :offset)
+        SELECT best.score, segments.id, segments.job_id, segments.start, segments.end, segments.speaker,
+               segments.text, jobs.title, jobs.duration,
+               snippet(segments_fts, 0, char(2), char(3), '…', 24) AS snippet
+        FROM best CROSS JOIN segments_fts ON segments_fts.rowid = best.id
+        JOIN segments ON segments.id = best.id JOIN jobs ON jobs.id = segments.job_id
+        WHERE segments_fts MATCH :match ORDER BY best.score, best.id""",
+        {"match": match, "floor": floor[0] if floor else low - 1, "high": high, "speaker": speaker,
+         "job": job_id, "limit": limit, "offset": offset}).fetchall()
+    return rows, floor is not None
+
+
+def speaker_exists(db, speaker: str, job_id: int | None = None) -> bool:
+    return db.execute("SELECT EXISTS (SELECT 1 FROM segments WHERE speaker = ? AND (? IS NULL OR job_id = ?))",
+                      (speaker, job_id, job_id)).fetchone()[0] == 1
+
+
+def speakers(db, job_id: int | None = None, limit: int = 500) -> list[str]:
+    """Speaker names in use, A to Z: a job's, or everyone's by hopping along the speaker index from
+    one name to the next (a step per name, instead of reading every segment)."""
+    if job_id is not None:
+        return [row[0] for row in db.execute(
+            "SELECT DISTINCT speaker FROM segments WHERE job_id = ? ORDER BY speaker LIMIT ?", (job_id, limit))]
+    return [row[0] for row in db.execute("""
+        WITH RECURSIVE names (speaker) AS (
+            SELECT min(speaker) FROM segments
+            UNION ALL
+            SELECT (SELECT min(speaker) FROM segments WHERE speaker > names.speaker) FROM names
+            WHERE names.speaker IS NOT NULL LIMIT ?)
+        SELECT speaker FROM names WHERE speaker IS NOT NULL""", (limit,))]
 
 
 # --- clips ------------------------------------------------------------------

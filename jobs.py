@@ -105,6 +105,17 @@ def require_job(connection, job_id: int):
     return job
 
 
+def job_filter(connection, value) -> int | None:
+    """The job a search or a list is narrowed to (`job=` in a request): None, or a job that exists."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if not text.isdecimal():
+        raise UserError(f"'{text[:20]}' is not a job id: the video filter takes a job's number.")
+    require_job(connection, int(text))
+    return int(text)
+
+
 def cancel(connection, worker, job_id: int) -> None:
     """Cancel a waiting job here, atomically; a running one is the job thread's to stop (it is asked)."""
     job = require_job(connection, job_id)
