@@ -150,6 +150,21 @@
       seek(parseFloat(link.dataset.start));
     });
   });
+  // A search hit links here as /jobs/<id>?t=<seconds>: play from there (if the browser lets a page
+  // start playing by itself; otherwise it waits at that second) and show that segment in the list.
+  const startAt = parseFloat(new URLSearchParams(location.search).get("t"));
+  if (player && startAt >= 0) {
+    const playFromHit = () => {
+      seek(startAt);
+      const segment = Array.from(document.querySelectorAll("#segments .segment")).find((s) =>
+        startAt >= parseFloat(s.dataset.start) && startAt < parseFloat(s.dataset.end));
+      if (!segment) return;
+      const box = segment.closest(".analysis-tabs");  // scroll the list, not the page
+      box.scrollTop += segment.getBoundingClientRect().top - box.getBoundingClientRect().top;
+    };
+    if (player.readyState >= 1) playFromHit();
+    else player.addEventListener("loadedmetadata", playFromHit, {once: true});
+  }
   const timeline = document.getElementById("timeline");
   if (timeline && player) {
     const duration = parseFloat(jobBox.dataset.duration) || 1;

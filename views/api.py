@@ -5,9 +5,11 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 import db
 import jobs
+import search
 from jobs import UserError
 from views.cache import list_cache
-from views.serialize import candidate_dict, clip_dict, job_dict, overlaps_of, segment_dict, turn_dict
+from views.serialize import (candidate_dict, clip_dict, job_dict, overlaps_of, results_dict, segment_dict,
+                             turn_dict)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_PAGE = 200
@@ -133,3 +135,12 @@ def get_clip(clip_id: int):
     if clip is None:
         abort(404)
     return jsonify(clip_dict(clip))
+
+
+@bp.get("/search")
+def search_segments():
+    connection = db.get_db()
+    text, speaker, job_id = search.request_filters(connection, request.args)
+    limit = min(max(request.args.get("limit", 20, type=int), 1), search.MAX_LIMIT)
+    offset = min(max(request.args.get("offset", 0, type=int), 0), db.SEARCH_WINDOW)
+    return jsonify(results_dict(search.search(connection, text, speaker, job_id, limit, offset)))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from flask import (Blueprint, abort, current_app, flash, get_template_attribute, redirect, render_template,
                    request, url_for)
@@ -133,8 +134,14 @@ def details(job_id: int):
         "pages/details.html", job=job, turns=turns, segments=segments, candidates=candidates,
         timeline_length=timeline_length,
         clips=db.clips_for(connection, job_id), colours=_speaker_colours(turns, segments),
-        overlaps=overlaps_of(turns),
+        overlaps=overlaps_of(turns), clip_range={name: _seconds_arg(name) for name in ("start", "end")},
         timings=json.loads(job["timings"]) if job["timings"] else {}, settings=_settings())
+
+
+def _seconds_arg(name: str) -> float | None:
+    """A number of seconds in the query string: a search hit's "clip this" fills in the custom range."""
+    value = request.args.get(name, type=float)
+    return value if value is not None and math.isfinite(value) else None
 
 
 @bp.get("/errors")
