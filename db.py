@@ -354,7 +354,8 @@ def search_segments(db, match: str, speaker: str | None = None, job_id: int | No
     `window` matches were ranked, which bounds the time a common word takes).
 
     A job's segments are inserted together, so their ids form a narrow range: the index is read
-    only there. Snippets are made for the page's rows only, after ranking.
+    only there. Snippets are made after ranking, for the page's rows only, in one more pass over
+    their id range (a lookup per row would set up a prefix's list of words once per row).
     """
     low, high = 0, _LAST_ID
     if job_id is not None:
@@ -365,19 +366,21 @@ def search_segments(db, match: str, speaker: str | None = None, job_id: int | No
         "SELECT rowid FROM segments_fts WHERE segments_fts MATCH ? AND rowid BETWEEN ? AND ?"
         " ORDER BY rowid DESC LIMIT 1 OFFSET ?", (match, low, high, window)).fetchone()
     rows = db.execute("""
-        WITH best AS (
+        WITH best AS MATERIALIZED (
             SELECT rowid AS id, bm25(segments_fts) AS score FROM segments_fts
             WHERE segments_fts MATCH :match AND rowid > :floor AND rowid <= :high
               AND ((:speaker IS NULL AND :job IS NULL) OR EXISTS (
                   SELECT 1 FROM segments WHERE id = segments_fts.rowid
                   AND (:speaker IS NULL OR speaker = :speaker) AND (:job IS NULL OR job_id = :job)))
-            ORDER BY score, id LIMIT :limit OFFSET :offset)
+            ORDER BY score, id LIMIT :limit OFFSET :offset),
+        marked AS MATERIALIZED (  -- "+rowid": a filter on the rows read, not one lookup per id
+            SELECT rowid AS id, snippet(segments_fts, 0, char(2), char(3), '…', 24) AS snippet FROM segments_fts
+            WHERE segments_fts MATCH :match AND rowid BETWEEN (SELECT min(id) FROM best) AND (SELECT max(id) FROM best)
+              AND +rowid IN (SELECT id FROM best))
         SELECT best.score, segments.id, segments.job_id, segments.start, segments.end, segments.speaker,
-               segments.text, jobs.title, jobs.duration,
-               snippet(segments_fts, 0, char(2), char(3), '…', 24) AS snippet
-        FROM best CROSS JOIN segments_fts ON segments_fts.rowid = best.id
-        JOIN segments ON segments.id = best.id JOIN jobs ON jobs.id = segments.job_id
-        WHERE segments_fts MATCH :match ORDER BY best.score, best.id""",
+               segments.text, jobs.title, jobs.duration, marked.snippet
+        FROM best JOIN marked ON marked.id = best.id JOIN segments ON segments.id = best.id
+        JOIN jobs ON jobs.id = segments.job_id ORDER BY best.score, best.id""",
         {"match": match, "floor": floor[0] if floor else low - 1, "high": high, "speaker": speaker,
          "job": job_id, "limit": limit, "offset": offset}).fetchall()
     return rows, floor is not None
