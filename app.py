@@ -38,9 +38,10 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
 
-    from views import api, events, files, pages, search
+    from views import api, clips, events, files, pages, search
     app.register_blueprint(pages.bp)
     app.register_blueprint(search.bp)
+    app.register_blueprint(clips.bp)
     app.register_blueprint(files.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(api.bp)

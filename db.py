@@ -432,3 +432,35 @@ def unfinished_clip_ids(db) -> list[int]:
 def finish_clip(db, clip_id: int, filename: str | None, error: str | None = None) -> None:
     db.execute("UPDATE clips SET status = ?, filename = ?, error = ? WHERE id = ?",
                ("Failed" if error else "Created", filename, error, clip_id))
+
+
+_CLIP_FILTERS = ("(:job IS NULL OR clips.job_id = :job) AND (:status IS NULL OR clips.status = :status)"
+                 " AND (:captions IS NULL OR clips.captions = :captions)"
+                 " AND (:vertical IS NULL OR clips.vertical = :vertical)")
+
+
+def list_clips(db, job_id: int | None = None, status: str | None = None, captions: bool | None = None,
+               vertical: bool | None = None, limit: int = 50, offset: int = 0) -> list[sqlite3.Row]:
+    """Clips of every job, newest first, with their video's title; a filter left None is not applied."""
+    return db.execute(
+        f"SELECT clips.*, jobs.title AS job_title FROM clips JOIN jobs ON jobs.id = clips.job_id WHERE {_CLIP_FILTERS}"
+        " ORDER BY clips.id DESC LIMIT :limit OFFSET :offset",
+        {"job": job_id, "status": status, "captions": captions, "vertical": vertical, "limit": limit,
+         "offset": offset}).fetchall()
+
+
+def count_clips(db, job_id: int | None = None, status: str | None = None, captions: bool | None = None,
+                vertical: bool | None = None) -> int:
+    return db.execute(f"SELECT COUNT(*) FROM clips WHERE {_CLIP_FILTERS}",
+                      {"job": job_id, "status": status, "captions": captions, "vertical": vertical}).fetchone()[0]
+
+
+def jobs_with_clips(db) -> list[sqlite3.Row]:
+    """The videos the clips page can be narrowed to, newest first."""
+    return db.execute("SELECT id, title, url FROM jobs WHERE id IN (SELECT job_id FROM clips) ORDER BY id DESC").fetchall()
+
+
+def clips_with_titles(db, clip_ids: list[int]) -> list[sqlite3.Row]:
+    return db.execute(
+        f"SELECT clips.*, jobs.title AS job_title FROM clips JOIN jobs ON jobs.id = clips.job_id"
+        f" WHERE clips.id IN ({','.join('?' * len(clip_ids))})", clip_ids).fetchall()

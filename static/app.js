@@ -1,4 +1,4 @@
-// Live updates (Server-Sent Events), seeking, and Create Clip without reloading.
+// Live updates (Server-Sent Events), seeking, Create Clip without reloading, and the clips page.
 // Every page also works without this file: forms post and pages reload.
 (function () {
   "use strict";
@@ -114,6 +114,57 @@
       if (!confirm(form.dataset.confirm)) event.preventDefault();
     });
   });
+
+  // --- clips page: select, download several as a zip, play; statuses follow along ---
+  const clipRows = document.getElementById("clip-rows");
+  if (clipRows) {
+    const zipForm = document.getElementById("zip-form");
+    document.getElementById("select-all-clips").addEventListener("change", (event) => {
+      clipRows.querySelectorAll('input[name="ids"]:not(:disabled)').forEach((box) => { box.checked = event.target.checked; });
+    });
+    zipForm.addEventListener("submit", (event) => {
+      if (!zipForm.querySelector('input[name="ids"]:checked')) {
+        event.preventDefault();
+        alert("Select at least one ready clip to download.");
+      }
+    });
+    // Opening a clip's "Play" plays it; closing it stops it. (toggle does not bubble: listen while capturing.)
+    clipRows.addEventListener("toggle", (event) => {
+      const video = event.target.querySelector("video");
+      if (video && event.target.open) video.play().catch(() => {});
+      else if (video) video.pause();
+    }, true);
+    listenLive(eventsSince, {
+      clip(clip) {
+        const row = clipRows.querySelector('[data-clip-id="' + clip.id + '"]');
+        if (!row || row.dataset.status === clip.status) return;
+        row.dataset.status = clip.status;
+        row.querySelector(".clip-status").textContent = clip.status;
+        row.querySelector('input[name="ids"]').disabled = clip.status !== "Created";
+        const actions = row.querySelector(".clip-actions");
+        if (clip.status === "Created") {
+          const play = document.createElement("details");
+          play.className = "clip-play w-100";
+          play.innerHTML = '<summary class="small">Play</summary><video class="w-100 rounded bg-black mt-1" controls preload="none"></video>';
+          play.querySelector("video").src = clip.url;
+          const download = document.createElement("a");
+          download.className = "btn btn-outline-primary btn-sm";
+          download.href = clip.download_url;
+          download.textContent = "Download MP4";
+          actions.replaceChildren(play, download);
+        } else if (clip.status === "Failed") {
+          const error = document.createElement("div");
+          error.className = "small text-danger";
+          error.textContent = clip.error;
+          actions.replaceChildren(error);
+        }
+      },
+      deleted(job) {
+        clipRows.querySelectorAll('[data-job-id="' + job.id + '"]').forEach((row) => row.remove());
+      },
+      resync: () => location.reload(),
+    });
+  }
 
   // --- details: live status, player, timeline, clips ---------------------------
   const jobBox = document.getElementById("job");

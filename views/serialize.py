@@ -52,6 +52,11 @@ def clip_dict(clip) -> dict:
     }
 
 
+def library_clip_dict(clip) -> dict:
+    """A clip in a list across videos: clip_dict with its video's title and when it was made."""
+    return {**clip_dict(clip), "job_title": clip["job_title"], "created_at": clip["created_at"]}
+
+
 def hit_dict(hit) -> dict:
     """A search hit with the links a page offers: play from its start, and clip it (the details
     page's custom range filled in around it)."""
