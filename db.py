@@ -350,40 +350,45 @@ _LAST_ID = 2 ** 63 - 1
 def search_segments(db, match: str, speaker: str | None = None, job_id: int | None = None, limit: int = 20,
                     offset: int = 0, window: int = SEARCH_WINDOW) -> tuple[list[sqlite3.Row], bool]:
     """Segments matching an FTS5 expression, best first (bm25), each with a snippet whose matching
-    words sit between \x02 and \x03; and whether more than `window` matched (then only the newest
-    `window` matches were ranked, which bounds the time a common word takes).
+    words sit between \x02 and \x03; and whether more than `window` matched: then only the newest
+    `window` matches were ranked, which bounds the time a common word takes.
 
-    A job's segments are inserted together, so their ids form a narrow range: the index is read
-    only there. Snippets are made after ranking, for the page's rows only, in one more pass over
-    their id range (a lookup per row would set up a prefix's list of words once per row).
+    The index is read once to rank: the newest matches with their bm25 (only in a job's id range
+    when filtering by video: a job's segments are inserted together), then the filters, then the
+    page's snippets in one more pass over just their id range (a lookup per row would set a prefix's
+    list of words up again for each). Every row also says how many matched (at most `window` + 1,
+    the one more only telling that there are more); when the filters leave nothing, one row says
+    it and the rest of it is NULL.
     """
     low, high = 0, _LAST_ID
     if job_id is not None:
         low, high = db.execute("SELECT min(id), max(id) FROM segments WHERE job_id = ?", (job_id,)).fetchone()
         if low is None:
             return [], False
-    floor = db.execute(
-        "SELECT rowid FROM segments_fts WHERE segments_fts MATCH ? AND rowid BETWEEN ? AND ?"
-        " ORDER BY rowid DESC LIMIT 1 OFFSET ?", (match, low, high, window)).fetchone()
     rows = db.execute("""
-        WITH best AS MATERIALIZED (
+        WITH newest AS MATERIALIZED (
             SELECT rowid AS id, bm25(segments_fts) AS score FROM segments_fts
-            WHERE segments_fts MATCH :match AND rowid > :floor AND rowid <= :high
+            WHERE segments_fts MATCH :match AND rowid BETWEEN :low AND :high
+            ORDER BY rowid DESC LIMIT :window + 1),
+        best AS MATERIALIZED (  -- the extra newest row only says that more matched: not ranked
+            SELECT id, score FROM newest
+            WHERE ((SELECT count(*) FROM newest) <= :window OR id > (SELECT min(id) FROM newest))
               AND ((:speaker IS NULL AND :job IS NULL) OR EXISTS (
-                  SELECT 1 FROM segments WHERE id = segments_fts.rowid
-                  AND (:speaker IS NULL OR speaker = :speaker) AND (:job IS NULL OR job_id = :job)))
+                SELECT 1 FROM segments WHERE segments.id = newest.id
+                AND (:speaker IS NULL OR speaker = :speaker) AND (:job IS NULL OR job_id = :job)))
             ORDER BY score, id LIMIT :limit OFFSET :offset),
         marked AS MATERIALIZED (  -- "+rowid": a filter on the rows read, not one lookup per id
             SELECT rowid AS id, snippet(segments_fts, 0, char(2), char(3), '…', 24) AS snippet FROM segments_fts
             WHERE segments_fts MATCH :match AND rowid BETWEEN (SELECT min(id) FROM best) AND (SELECT max(id) FROM best)
               AND +rowid IN (SELECT id FROM best))
-        SELECT best.score, segments.id, segments.job_id, segments.start, segments.end, segments.speaker,
-               segments.text, jobs.title, jobs.duration, marked.snippet
-        FROM best JOIN marked ON marked.id = best.id JOIN segments ON segments.id = best.id
-        JOIN jobs ON jobs.id = segments.job_id ORDER BY best.score, best.id""",
-        {"match": match, "floor": floor[0] if floor else low - 1, "high": high, "speaker": speaker,
-         "job": job_id, "limit": limit, "offset": offset}).fetchall()
-    return rows, floor is not None
+        SELECT ranked.count AS ranked, best.score, segments.id, segments.job_id, segments.start, segments.end,
+               segments.speaker, segments.text, jobs.title, jobs.duration, marked.snippet
+        FROM (SELECT count(*) AS count FROM newest) AS ranked LEFT JOIN best ON true
+        LEFT JOIN marked ON marked.id = best.id LEFT JOIN segments ON segments.id = best.id
+        LEFT JOIN jobs ON jobs.id = segments.job_id ORDER BY best.score, best.id""",
+        {"match": match, "low": low, "high": high, "window": window, "speaker": speaker, "job": job_id,
+         "limit": limit, "offset": offset}).fetchall()
+    return [row for row in rows if row["id"] is not None], rows[0]["ranked"] > window
 
 
 def speaker_exists(db, speaker: str, job_id: int | None = None) -> bool:
