@@ -178,7 +178,8 @@ MIGRATIONS = [
     # Transcript search: an FTS5 index over the segments' text that triggers keep in step with the
     # table, whoever writes it (save_result, a delete's cascade, a later edit); built here for the
     # jobs already processed. Porter stemming finds "grow" in "growing"; 2- and 3-letter prefix
-    # indexes keep short prefix searches ("ga*") fast.
+    # indexes keep short prefix searches ("ga*") fast. Speakers' names are not in it: a search
+    # reads them from speakers and people, so naming or renaming someone needs no reindexing.
     """
     CREATE VIRTUAL TABLE segments_fts USING fts5(
         text, content='segments', content_rowid='id',
@@ -194,8 +195,8 @@ MIGRATIONS = [
         INSERT INTO segments_fts (rowid, text) VALUES (new.id, new.text);
     END;
     INSERT INTO segments_fts (segments_fts) VALUES ('rebuild');
-    -- The speaker filter and its list of names.
-    CREATE INDEX segments_speaker ON segments (speaker);
+    -- The speaker filter and its list of names: the labels nobody has given a name yet.
+    CREATE INDEX speakers_unnamed ON speakers (label) WHERE person_id IS NULL;
     """,
 ]
 
@@ -459,68 +460,107 @@ SEARCH_WINDOW = 10_000  # matches ranked at most (the newest): ranking costs tim
 _LAST_ID = 2 ** 63 - 1
 
 
+# How search_segments finds the matches it ranks (`kept`, with their bm25 score) among the newest
+# `window` + 1 (`newest`; the extra row only tells that more matched and is not ranked).
+_MATCHES = """
+    newest AS MATERIALIZED (
+        SELECT rowid AS id{score} FROM segments_fts
+        WHERE segments_fts MATCH :match AND rowid BETWEEN :low AND :high
+        ORDER BY rowid DESC LIMIT :window + 1),
+    in_window AS MATERIALIZED (
+        SELECT * FROM newest WHERE (SELECT count(*) FROM newest) <= :window OR id > (SELECT min(id) FROM newest))"""
+_RANKED_MATCHES = _MATCHES.format(score=", bm25(segments_fts) AS score") + """,
+    kept AS MATERIALIZED (
+        SELECT id, score FROM in_window
+        WHERE :job IS NULL OR EXISTS (SELECT 1 FROM segments WHERE segments.id = in_window.id AND job_id = :job))"""
+# With a speaker, bm25 (a good part of a search's time) is worked out only for that speaker's matches,
+# in one more pass over their id range. A segment is the speaker's when its job's speaker with its
+# label is the person called :speaker, or is unnamed and has :speaker for a label.
+_SPEAKERS_MATCHES = _MATCHES.format(score="") + """,
+    named (job_id, label) AS MATERIALIZED (
+        SELECT speakers.job_id, speakers.label FROM people JOIN speakers ON speakers.person_id = people.id
+        WHERE people.name = :speaker AND (:job IS NULL OR speakers.job_id = :job)),
+    theirs AS MATERIALIZED (
+        SELECT id FROM in_window WHERE EXISTS (
+            SELECT 1 FROM segments WHERE segments.id = in_window.id AND (:job IS NULL OR segments.job_id = :job)
+            AND ((segments.job_id, segments.speaker) IN named OR (
+                segments.speaker = :speaker AND NOT EXISTS (
+                    SELECT 1 FROM speakers WHERE speakers.job_id = segments.job_id
+                    AND speakers.label = segments.speaker AND speakers.person_id IS NOT NULL))))),
+    kept AS MATERIALIZED (  -- "+rowid": a filter on the rows read, not one lookup per id
+        SELECT rowid AS id, bm25(segments_fts) AS score FROM segments_fts
+        WHERE segments_fts MATCH :match AND rowid BETWEEN (SELECT min(id) FROM theirs) AND (SELECT max(id) FROM theirs)
+          AND +rowid IN theirs)"""
+
+
 def search_segments(db, match: str, speaker: str | None = None, job_id: int | None = None, limit: int = 20,
                     offset: int = 0, window: int = SEARCH_WINDOW) -> tuple[list[sqlite3.Row], bool]:
     """Segments matching an FTS5 expression, best first (bm25), each with a snippet whose matching
     words sit between \x02 and \x03; and whether more than `window` matched: then only the newest
     `window` matches were ranked, which bounds the time a common word takes.
 
-    The index is read once to rank: the newest matches with their bm25 (only in a job's id range
-    when filtering by video: a job's segments are inserted together), then the filters, then the
-    page's snippets in one more pass over just their id range (a lookup per row would set a prefix's
-    list of words up again for each). Every row also says how many matched (at most `window` + 1,
-    the one more only telling that there are more); when the filters leave nothing, one row says
-    it and the rest of it is NULL.
+    `speaker` is a name as pages show it: a person's (every speaker named so, in any video), or the
+    label of a speaker nobody has named. Names are joined at query time, so a rename shows at once.
+
+    The index is read to find the newest matches (only in a job's id range when filtering by video:
+    a job's segments are inserted together) and rank them, then the page's snippets are made in one
+    more pass over just their id range (a lookup per row would set a prefix's list of words up again
+    for each). Every row also says how many matched (at most `window` + 1); when nothing is kept,
+    one row says it and the rest of it is NULL.
     """
     low, high = 0, _LAST_ID
     if job_id is not None:
         low, high = db.execute("SELECT min(id), max(id) FROM segments WHERE job_id = ?", (job_id,)).fetchone()
         if low is None:
             return [], False
-    rows = db.execute("""
-        WITH newest AS MATERIALIZED (
-            SELECT rowid AS id, bm25(segments_fts) AS score FROM segments_fts
-            WHERE segments_fts MATCH :match AND rowid BETWEEN :low AND :high
-            ORDER BY rowid DESC LIMIT :window + 1),
-        best AS MATERIALIZED (  -- the extra newest row only says that more matched: not ranked
-            SELECT id, score FROM newest
-            WHERE ((SELECT count(*) FROM newest) <= :window OR id > (SELECT min(id) FROM newest))
-              AND ((:speaker IS NULL AND :job IS NULL) OR EXISTS (
-                SELECT 1 FROM segments WHERE segments.id = newest.id
-                AND (:speaker IS NULL OR speaker = :speaker) AND (:job IS NULL OR job_id = :job)))
-            ORDER BY score, id LIMIT :limit OFFSET :offset),
-        marked AS MATERIALIZED (  -- "+rowid": a filter on the rows read, not one lookup per id
+    rows = db.execute(f"""
+        WITH {_RANKED_MATCHES if speaker is None else _SPEAKERS_MATCHES},
+        best AS MATERIALIZED (SELECT id, score FROM kept ORDER BY score, id LIMIT :limit OFFSET :offset),
+        marked AS MATERIALIZED (
             SELECT rowid AS id, snippet(segments_fts, 0, char(2), char(3), '…', 24) AS snippet FROM segments_fts
             WHERE segments_fts MATCH :match AND rowid BETWEEN (SELECT min(id) FROM best) AND (SELECT max(id) FROM best)
               AND +rowid IN (SELECT id FROM best))
         SELECT ranked.count AS ranked, best.score, segments.id, segments.job_id, segments.start, segments.end,
-               segments.speaker, segments.text, jobs.title, jobs.duration, marked.snippet
+               segments.speaker, people.name AS speaker_name, segments.text, jobs.title, jobs.duration,
+               marked.snippet
         FROM (SELECT count(*) AS count FROM newest) AS ranked LEFT JOIN best ON true
         LEFT JOIN marked ON marked.id = best.id LEFT JOIN segments ON segments.id = best.id
-        LEFT JOIN jobs ON jobs.id = segments.job_id ORDER BY best.score, best.id""",
+        LEFT JOIN jobs ON jobs.id = segments.job_id
+        LEFT JOIN speakers ON speakers.job_id = segments.job_id AND speakers.label = segments.speaker
+        LEFT JOIN people ON people.id = speakers.person_id ORDER BY best.score, best.id""",
         {"match": match, "low": low, "high": high, "window": window, "speaker": speaker, "job": job_id,
          "limit": limit, "offset": offset}).fetchall()
     return [row for row in rows if row["id"] is not None], rows[0]["ranked"] > window
 
 
 def speaker_exists(db, speaker: str, job_id: int | None = None) -> bool:
-    return db.execute("SELECT EXISTS (SELECT 1 FROM segments WHERE speaker = ? AND (? IS NULL OR job_id = ?))",
-                      (speaker, job_id, job_id)).fetchone()[0] == 1
+    """Whether anyone (in the job) is shown as `speaker`: a named person, or an unnamed speaker's label."""
+    return db.execute("""
+        SELECT EXISTS (SELECT 1 FROM people JOIN speakers ON speakers.person_id = people.id
+                       WHERE people.name = :speaker AND (:job IS NULL OR speakers.job_id = :job))
+            OR EXISTS (SELECT 1 FROM speakers WHERE label = :speaker AND person_id IS NULL
+                       AND (:job IS NULL OR job_id = :job))""", {"speaker": speaker, "job": job_id}).fetchone()[0] == 1
 
 
 def speakers(db, job_id: int | None = None, limit: int = 500) -> list[str]:
-    """Speaker names in use, A to Z: a job's, or everyone's by hopping along the speaker index from
-    one name to the next (a step per name, instead of reading every segment)."""
+    """The names speakers are shown by, A to Z: a job's, or everyone's: people's names and the labels
+    nobody has named, those found by hopping along their index from one label to the next (a step
+    per label, instead of a row per speaker of every video)."""
     if job_id is not None:
         return [row[0] for row in db.execute(
-            "SELECT DISTINCT speaker FROM segments WHERE job_id = ? ORDER BY speaker LIMIT ?", (job_id, limit))]
+            "SELECT DISTINCT COALESCE(people.name, speakers.label) AS shown FROM speakers"
+            " LEFT JOIN people ON people.id = speakers.person_id WHERE speakers.job_id = ?"
+            " ORDER BY shown COLLATE NOCASE LIMIT ?", (job_id, limit))]
     return [row[0] for row in db.execute("""
-        WITH RECURSIVE names (speaker) AS (
-            SELECT min(speaker) FROM segments
+        WITH RECURSIVE labels (label) AS (
+            SELECT min(label) FROM speakers WHERE person_id IS NULL
             UNION ALL
-            SELECT (SELECT min(speaker) FROM segments WHERE speaker > names.speaker) FROM names
-            WHERE names.speaker IS NOT NULL LIMIT ?)
-        SELECT speaker FROM names WHERE speaker IS NOT NULL""", (limit,))]
+            SELECT (SELECT min(label) FROM speakers WHERE person_id IS NULL AND label > labels.label) FROM labels
+            WHERE labels.label IS NOT NULL LIMIT :limit)
+        SELECT name FROM (
+            SELECT name FROM people WHERE id IN (SELECT person_id FROM speakers)
+            UNION SELECT label FROM labels WHERE label IS NOT NULL)
+        ORDER BY name COLLATE NOCASE LIMIT :limit""", {"limit": limit})]
 
 
 # --- clips ------------------------------------------------------------------

@@ -32,7 +32,8 @@ class Hit:
     title: str
     start: float
     end: float
-    speaker: str
+    speaker: str  # the label the diarizer gave (SPEAKER_00...)
+    speaker_name: str | None  # the person's name, when someone named the speaker
     text: str
     snippet: list[tuple[str, bool]]  # (text, matched) pieces of the segment around its matches
     score: float  # bm25, sign turned so that higher is better
@@ -81,8 +82,9 @@ def request_filters(connection, values) -> tuple[str, str | None, int | None]:
 
 def search(connection, text: str, speaker: str | None = None, job_id: int | None = None, limit: int = 20,
            offset: int = 0) -> Results:
-    """The hits for a query, best first; job_id (an existing job's) keeps to that video. A speaker
-    who is in no segment there is an error, not an empty page: a typo is not "never said"."""
+    """The hits for a query, best first; job_id (an existing job's) keeps to that video, speaker to
+    what someone is called there (a person's name, or an unnamed speaker's label). A speaker who is
+    no one there is an error, not an empty page: a typo is not "never said"."""
     match = match_expression(text)
     if speaker is not None and not db.speaker_exists(connection, speaker, job_id):
         where = f"job {job_id}" if job_id is not None else "any processed video"
@@ -95,7 +97,8 @@ def search(connection, text: str, speaker: str | None = None, job_id: int | None
 def _hit(row) -> Hit:
     end_of_video = row["duration"] or row["end"] + CLIP_PADDING  # a video may not say how long it is
     return Hit(segment_id=row["id"], job_id=row["job_id"], title=row["title"], start=row["start"], end=row["end"],
-               speaker=row["speaker"], text=row["text"], snippet=_pieces(row["snippet"]),
+               speaker=row["speaker"], speaker_name=row["speaker_name"], text=row["text"],
+               snippet=_pieces(row["snippet"]),
                score=-row["score"], clip_start=round(max(row["start"] - CLIP_PADDING, 0.0), 2),
                clip_end=round(min(row["end"] + CLIP_PADDING, end_of_video), 2))
 

@@ -4,8 +4,8 @@
 
 1. fills a fresh database (or reuses --database) with --jobs Processed jobs, each ten minutes of
    conversation (about 170 one-sentence segments) written from bench.dialogues' templates (its
-   topic, 2-4 speakers; a fifth of the jobs have their speakers named), stored by db.save_result,
-   whose triggers fill the index;
+   topic, 2-4 speakers), stored by db.save_result, whose triggers fill the index; a fifth of the
+   jobs have their speakers named (speakers.name_speaker, as the details page names them);
 2. times typical queries (single words, prefixes, phrases, each with and without a speaker filter)
    --rounds times each, in process, through search.search (what /api/search and the page call);
 3. starts the real app (`python app.py` under Waitress) on that database and times the same queries
@@ -32,6 +32,7 @@ from pathlib import Path
 
 import db
 import search
+import speakers
 from bench import dialogues
 from bench.load import percentile
 from pipeline.types import AnalysisResult, Segment, SpeakerTurn, VideoInfo
@@ -57,14 +58,13 @@ COMMON = [("common word", "people", None), ("common word", "the", None), ("commo
 
 
 def conversation(job_id: int, rng: random.Random, seconds: float) -> tuple[str, list[Segment]]:
-    """A topic's title and `seconds` of it as one-sentence segments, timed by their length."""
+    """A topic's title and `seconds` of it as one-sentence segments, timed by their length, their
+    speakers labelled as the diarizer labels them."""
     topic = rng.choice(list(dialogues.TOPICS))
     plan = dialogues.Plan(job_id, rng.randint(2, 4), seconds, topic=topic)
     script = dialogues._script(plan, rng, estimate=lambda text: len(text) / 17.5)
-    labels = sorted({speaker for speaker, _, _ in script})
-    named = rng.random() < 0.2
-    names = dict(zip(labels, rng.sample(NAMES, len(labels)) if named else
-                     [f"SPEAKER_{i:02d}" for i in range(len(labels))]))
+    voices = sorted({speaker for speaker, _, _ in script})
+    names = {voice: f"SPEAKER_{i:02d}" for i, voice in enumerate(voices)}
     segments, clock = [], 0.4
     for speaker, sentences, _ in script:
         for text in sentences:
@@ -90,6 +90,10 @@ def fill(database: Path, count: int) -> None:
             video=video, language="en", words=[], segments=segments,
             turns=[SpeakerTurn(s.start, s.end, s.speaker) for s in segments], candidates=[],
             diarization_backend="embedded", diarization_reason="bench", timings={}))
+        if rng.random() < 0.2:
+            labels = sorted({segment.speaker for segment in segments})
+            for label, name in zip(labels, rng.sample(NAMES, len(labels))):
+                speakers.name_speaker(connection, job_id, label, name)
         if i % 1000 == 0:
             print(f"  {i} jobs", flush=True)
     connection.execute("PRAGMA optimize")

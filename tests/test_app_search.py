@@ -41,6 +41,22 @@ def test_api_search_filters_and_pages(app, client):
     assert {first, second} == {hit["job_id"] for hit in page["hits"] + rest["hits"]}
 
 
+def test_hits_show_the_name_given_to_a_speaker_and_a_rename_at_once(app, client):
+    job_id = add_processed_job(app)
+    assert client.put(f"/api/jobs/{job_id}/speakers/SPEAKER_01", json={"name": "Anna Berg"}).status_code == 200
+    [hit] = client.get("/api/search?q=tomatoes").get_json()["hits"]
+    assert (hit["speaker"], hit["speaker_name"]) == ("SPEAKER_01", "Anna Berg")
+    assert len(client.get("/api/search?q=sun*&speaker=Anna Berg").get_json()["hits"]) == 1
+    html = client.get("/search?q=sun*").get_data(as_text=True)
+    assert '<span class="hit-speaker">Anna Berg</span>' in html and ">only Anna Berg</a>" in html
+    assert '<option value="Anna Berg">' in html and '<option value="SPEAKER_01">' not in html
+    person_id = client.get("/api/people").get_json()["people"][0]["id"]
+    assert client.patch(f"/api/people/{person_id}", json={"name": "Anna Holm"}).status_code == 200
+    assert client.get("/api/search?q=tomatoes").get_json()["hits"][0]["speaker_name"] == "Anna Holm"
+    response = client.get("/api/search?q=tomatoes&speaker=Anna Berg")
+    assert response.status_code == 400 and "No one called 'Anna Berg'" in response.get_json()["error"]
+
+
 @pytest.mark.parametrize("query, status, message", [
     ("", 400, "Type a word to search for"),
     ("q=", 400, "Type a word to search for"),
@@ -132,4 +148,5 @@ def test_openapi_describes_the_search():
     spec = yaml.safe_load((Path(__file__).resolve().parent.parent / "static" / "openapi.yaml").read_text())
     parameters = {p["name"] for p in spec["paths"]["/search"]["get"]["parameters"]}
     assert parameters == {"q", "speaker", "job", "limit", "offset"}
-    assert {"snippet", "url", "clip_url", "clip_start", "clip_end"} <= set(spec["components"]["schemas"]["Hit"]["properties"])
+    hit = set(spec["components"]["schemas"]["Hit"]["properties"])
+    assert {"speaker", "speaker_name", "snippet", "url", "clip_url", "clip_start", "clip_end"} <= hit

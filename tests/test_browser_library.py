@@ -78,9 +78,9 @@ def page(browser, server):
     context.close()
 
 
-def api(server, path: str, data=None):
+def api(server, path: str, data=None, method: str | None = None):
     request = urllib.request.Request(server.base_url + path, data=None if data is None else json.dumps(data).encode(),
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json"}, method=method)
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
@@ -239,7 +239,34 @@ def test_filters_on_the_clips_page(page, server, library):
     expect(page.locator("#no-clips")).to_contain_text("No clips match these filters")
 
 
-# ---- 4. a phone-sized screen ----------------------------------------------------------------------
+# ---- 4. a speaker named on the details page is found by that name -----------------------------------
+
+def test_a_speaker_named_on_the_details_page_is_shown_and_found_by_name(page, server, library):
+    job_id = library["job"]
+    page.goto(f"/jobs/{job_id}")
+    legend = page.locator('#speaker-legend .speaker-name[data-speaker="SPEAKER_01"]')
+    legend.locator("summary").click()
+    legend.get_by_label("Name of SPEAKER_01").fill("Anna Berg")
+    with page.expect_navigation():
+        legend.get_by_role("button", name="Save").click()
+    try:
+        search_from_navbar(page, "sun*")
+        hits = page.locator("#hits .hit")
+        expect(hits.filter(has_text="sunlight").locator(".hit-speaker")).to_have_text("Anna Berg")
+        expect(hits.filter(has_text="How much sun").locator(".hit-speaker")).to_have_text("SPEAKER_00")
+        hits.filter(has_text="sunlight").get_by_role("link", name="only Anna Berg").click()
+        expect(hits).to_have_count(1)
+        expect(page.locator("#search-speaker")).to_have_value("Anna Berg")
+        person_id = next(p["id"] for p in api(server, "/api/people")["people"] if p["name"] == "Anna Berg")
+        api(server, f"/api/people/{person_id}", {"name": "Anna Holm"}, method="PATCH")  # on the People page
+        page.get_by_label("Speaker").fill("Anna Holm")
+        page.get_by_role("button", name="Search").click()
+        expect(hits.locator(".hit-speaker")).to_have_text("Anna Holm")
+    finally:  # the other stories meet SPEAKER_01 unnamed
+        api(server, f"/api/jobs/{job_id}/speakers/SPEAKER_01", {"name": ""}, method="PUT")
+
+
+# ---- 5. a phone-sized screen ----------------------------------------------------------------------
 
 def test_search_and_clips_pages_fit_a_390px_wide_screen(browser, server, library):
     context = browser.new_context(viewport=PHONE, base_url=server.base_url, is_mobile=True, has_touch=True)

@@ -7,6 +7,7 @@ import pytest
 
 import db
 import search
+import speakers
 from jobs import UserError
 from pipeline.types import AnalysisResult, Segment, VideoInfo
 
@@ -138,6 +139,46 @@ def test_filters_by_speaker_and_by_video(connection):
     with pytest.raises(UserError, match=f"No one called 'Carl' speaks in job {garden}"):
         search.search(connection, "tomatoes", speaker="Carl", job_id=garden)
     assert search.search(connection, "sauce", speaker="Bob").hits == []  # he exists, he never said it
+
+
+def test_a_named_speaker_is_shown_and_found_by_name_in_every_video(connection):
+    garden = add_job(connection, [("SPEAKER_00", "Tomatoes like sun?"), ("SPEAKER_01", "Tomatoes like water.")],
+                     title="Garden")
+    kitchen = add_job(connection, [("SPEAKER_00", "Tomatoes in a sauce."), ("SPEAKER_01", "Tomatoes on bread.")],
+                      title="Kitchen")
+    speakers.name_speaker(connection, garden, "SPEAKER_01", "Anna Berg")
+    speakers.name_speaker(connection, kitchen, "SPEAKER_00", "Anna Berg")
+    hits = search.search(connection, "tomatoes").hits
+    shown = {(hit.job_id, hit.text): (hit.speaker, hit.speaker_name) for hit in hits}
+    assert shown == {(garden, "Tomatoes like sun?"): ("SPEAKER_00", None),
+                     (garden, "Tomatoes like water."): ("SPEAKER_01", "Anna Berg"),
+                     (kitchen, "Tomatoes in a sauce."): ("SPEAKER_00", "Anna Berg"),
+                     (kitchen, "Tomatoes on bread."): ("SPEAKER_01", None)}
+    assert {hit.text for hit in search.search(connection, "tomatoes", speaker="anna berg").hits} == {
+        "Tomatoes like water.", "Tomatoes in a sauce."}
+    # A label stands for the speakers nobody has named: SPEAKER_01 of the garden is Anna now.
+    unnamed = search.search(connection, "tomatoes", speaker="SPEAKER_01").hits
+    assert [hit.text for hit in unnamed] == ["Tomatoes on bread."]
+    with pytest.raises(UserError, match=f"No one called 'SPEAKER_01' speaks in job {garden}"):
+        search.search(connection, "tomatoes", speaker="SPEAKER_01", job_id=garden)
+    assert [hit.text for hit in search.search(connection, "tomatoes", "Anna Berg", kitchen).hits] == [
+        "Tomatoes in a sauce."]
+    assert db.speakers(connection) == ["Anna Berg", "SPEAKER_00", "SPEAKER_01"]
+    assert db.speakers(connection, garden) == ["Anna Berg", "SPEAKER_00"]
+
+
+def test_renaming_or_unnaming_shows_in_the_next_search(connection):
+    job_id = add_job(connection, [("SPEAKER_00", "Tomatoes like sun.")])
+    speakers.name_speaker(connection, job_id, "SPEAKER_00", "Anna")
+    speakers.rename_person(connection, db.person_by_name(connection, "Anna")["id"], "Anna Berg")
+    [hit] = search.search(connection, "tomatoes", speaker="Anna Berg").hits
+    assert hit.speaker_name == "Anna Berg"
+    with pytest.raises(UserError, match="No one called 'Anna' speaks"):
+        search.search(connection, "tomatoes", speaker="Anna")
+    speakers.name_speaker(connection, job_id, "SPEAKER_00", "")
+    [hit] = search.search(connection, "tomatoes", speaker="SPEAKER_00").hits
+    assert hit.speaker_name is None
+    assert db.speakers(connection) == ["SPEAKER_00"]  # the person went with their last speaker
 
 
 def test_request_filters_check_the_job(connection):

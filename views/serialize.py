@@ -77,7 +77,8 @@ def hit_dict(hit) -> dict:
     page's custom range filled in around it)."""
     return {
         "segment_id": hit.segment_id, "job_id": hit.job_id, "title": hit.title, "start": hit.start, "end": hit.end,
-        "speaker": hit.speaker, "text": hit.text, "snippet": [{"text": text, "match": match} for text, match in hit.snippet],
+        "speaker": hit.speaker, "speaker_name": hit.speaker_name, "text": hit.text,
+        "snippet": [{"text": text, "match": match} for text, match in hit.snippet],
         "score": hit.score, "clip_start": hit.clip_start, "clip_end": hit.clip_end,
         "url": url_for("pages.details", job_id=hit.job_id, t=hit.start),
         "clip_url": url_for("pages.details", job_id=hit.job_id, t=hit.start, start=hit.clip_start, end=hit.clip_end,
