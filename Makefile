@@ -35,6 +35,7 @@ bench: $(DEV_STAMP)
 	$(PY) -m bench.speed
 	$(PY) -m bench.long
 	$(PY) -m bench.load
+	$(PY) -m bench.search
 
 bench-quality: $(DEV_STAMP)
 	$(PY) -m bench.quality

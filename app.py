@@ -45,10 +45,10 @@ def create_app(config: dict | None = None, env_file: dict | None = None) -> Flas
     csrf.init_app(app)
     app.cli.add_command(commands.users)
 
-    from views import accounts as account_views, api, auth as auth_views, events, files, pages, people
-    from views import settings as settings_views
-    for blueprint in (pages.bp, people.bp, files.bp, events.bp, api.bp, auth_views.bp, account_views.bp,
-                      settings_views.bp):
+    from views import accounts as account_views, api, auth as auth_views, clips, events, files, pages, people
+    from views import search, settings as settings_views
+    for blueprint in (pages.bp, search.bp, clips.bp, people.bp, files.bp, events.bp, api.bp, auth_views.bp,
+                      account_views.bp, settings_views.bp):
         app.register_blueprint(blueprint)
     # The JSON API is protected by requiring a JSON body type (browsers cannot send one
     # cross-site without a CORS preflight, which we never grant) instead of a form token.

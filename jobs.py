@@ -207,6 +207,17 @@ def require_job(connection, job_id: int):
     return job
 
 
+def job_filter(connection, value) -> int | None:
+    """The job a search or a list is narrowed to (`job=` in a request): None, or a job that exists."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if not text.isdecimal():
+        raise UserError(f"'{text[:20]}' is not a job id: the video filter takes a job's number.")
+    require_job(connection, int(text))
+    return int(text)
+
+
 def may_change(user, job) -> bool:
     """Admins may cancel, retry and delete any job (or playlist's group); members only the ones they submitted."""
     return user.is_admin or (user.id is not None and job["user_id"] == user.id)

@@ -1,4 +1,5 @@
-// Live updates (Server-Sent Events), seeking, Create Clip without reloading, and uploads with progress.
+// Live updates (Server-Sent Events), seeking, Create Clip without reloading, uploads with progress,
+// and the clips page.
 // Every page also works without this file: forms post and pages reload.
 (function () {
   "use strict";
@@ -282,6 +283,57 @@
     });
   }
 
+  // --- clips page: select, download several as a zip, play; statuses follow along ---
+  const clipRows = document.getElementById("clip-rows");
+  if (clipRows) {
+    const zipForm = document.getElementById("zip-form");
+    document.getElementById("select-all-clips").addEventListener("change", (event) => {
+      clipRows.querySelectorAll('input[name="ids"]:not(:disabled)').forEach((box) => { box.checked = event.target.checked; });
+    });
+    zipForm.addEventListener("submit", (event) => {
+      if (!zipForm.querySelector('input[name="ids"]:checked')) {
+        event.preventDefault();
+        alert("Select at least one ready clip to download.");
+      }
+    });
+    // Opening a clip's "Play" plays it; closing it stops it. (toggle does not bubble: listen while capturing.)
+    clipRows.addEventListener("toggle", (event) => {
+      const video = event.target.querySelector("video");
+      if (video && event.target.open) video.play().catch(() => {});
+      else if (video) video.pause();
+    }, true);
+    listenLive(eventsSince, {
+      clip(clip) {
+        const row = clipRows.querySelector('[data-clip-id="' + clip.id + '"]');
+        if (!row || row.dataset.status === clip.status) return;
+        row.dataset.status = clip.status;
+        row.querySelector(".clip-status").textContent = clip.status;
+        row.querySelector('input[name="ids"]').disabled = clip.status !== "Created";
+        const actions = row.querySelector(".clip-actions");
+        if (clip.status === "Created") {
+          const play = document.createElement("details");
+          play.className = "clip-play w-100";
+          play.innerHTML = '<summary class="small">Play</summary><video class="w-100 rounded bg-black mt-1" controls preload="none"></video>';
+          play.querySelector("video").src = clip.url;
+          const download = document.createElement("a");
+          download.className = "btn btn-outline-primary btn-sm";
+          download.href = clip.download_url;
+          download.textContent = "Download MP4";
+          actions.replaceChildren(play, download);
+        } else if (clip.status === "Failed") {
+          const error = document.createElement("div");
+          error.className = "small text-danger";
+          error.textContent = clip.error;
+          actions.replaceChildren(error);
+        }
+      },
+      deleted(job) {
+        clipRows.querySelectorAll('[data-job-id="' + job.id + '"]').forEach((row) => row.remove());
+      },
+      resync: () => location.reload(),
+    });
+  }
+
   // --- details: live status, player, timeline, clips ---------------------------
   const jobBox = document.getElementById("job");
   if (!jobBox) return;
@@ -317,6 +369,21 @@
       seek(parseFloat(link.dataset.start));
     });
   });
+  // A search hit links here as /jobs/<id>?t=<seconds>: play from there (if the browser lets a page
+  // start playing by itself; otherwise it waits at that second) and show that segment in the list.
+  const startAt = parseFloat(new URLSearchParams(location.search).get("t"));
+  if (player && startAt >= 0) {
+    const playFromHit = () => {
+      seek(startAt);
+      const segment = Array.from(document.querySelectorAll("#segments .segment")).find((s) =>
+        startAt >= parseFloat(s.dataset.start) && startAt < parseFloat(s.dataset.end));
+      if (!segment) return;
+      const box = segment.closest(".analysis-tabs");  // scroll the list, not the page
+      box.scrollTop += segment.getBoundingClientRect().top - box.getBoundingClientRect().top;
+    };
+    if (player.readyState >= 1) playFromHit();
+    else player.addEventListener("loadedmetadata", playFromHit, {once: true});
+  }
   const timeline = document.getElementById("timeline");
   if (timeline && player) {
     const duration = parseFloat(jobBox.dataset.duration) || 1;

@@ -1,12 +1,16 @@
 """The JSON API under /api (described in static/openapi.yaml)."""
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 from flask_wtf.csrf import CSRFError
 
 import auth
+import clips
 import db
 import jobs
+import search
 import settings_store
 import speakers
 from auth import require_admin
@@ -14,8 +18,9 @@ from jobs import UserError
 from settings_store import SettingsInvalid
 from views import uploading
 from views.cache import list_cache
-from views.serialize import (candidate_dict, clip_dict, group_dict, job_dict, overlaps_of, person_dict,
-                             segment_dict, speaker_dict, turn_dict)
+from views.files import zip_of_clips
+from views.serialize import (candidate_dict, clip_dict, group_dict, job_dict, library_clip_dict, overlaps_of,
+                             person_dict, results_dict, segment_dict, speaker_dict, turn_dict)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_PAGE = 200
@@ -246,6 +251,31 @@ def get_clip(clip_id: int):
     if clip is None:
         abort(404)
     return jsonify(clip_dict(clip))
+
+
+@bp.get("/clips")
+def list_all_clips():
+    connection = db.get_db()
+    filters = clips.parse_filters(connection, request.args)
+    limit = min(max(request.args.get("limit", 50, type=int), 1), MAX_PAGE)
+    offset = max(request.args.get("offset", 0, type=int), 0)
+    rows = db.list_clips(connection, **asdict(filters), limit=limit, offset=offset)
+    return jsonify(clips=[library_clip_dict(row) for row in rows], total=db.count_clips(connection, **asdict(filters)),
+                   limit=limit, offset=offset)
+
+
+@bp.post("/clips/zip")
+def zip_clips():
+    return zip_of_clips(clips.open_for_zip(db.get_db(), _settings(), _body().get("ids", [])))
+
+
+@bp.get("/search")
+def search_segments():
+    connection = db.get_db()
+    text, speaker, job_id = search.request_filters(connection, request.args)
+    limit = min(max(request.args.get("limit", 20, type=int), 1), search.MAX_LIMIT)
+    offset = min(max(request.args.get("offset", 0, type=int), 0), db.SEARCH_WINDOW)
+    return jsonify(results_dict(search.search(connection, text, speaker, job_id, limit, offset)))
 
 
 def _setting_text(name: str, value) -> str | None:

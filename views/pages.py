@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from flask import (Blueprint, abort, current_app, flash, g, get_template_attribute, jsonify, redirect,
                    render_template, request, url_for)
@@ -210,6 +211,7 @@ def details(job_id: int):
         clips=db.clips_for(connection, job_id), colours=_speaker_colours(turns, segments),
         overlaps=overlaps_of(turns), names=speakers.display_names(connection, job_id),
         suggestions=speakers.suggestions(connection, job_id),
+        clip_range={name: _seconds_arg(name) for name in ("start", "end")},
         timings=json.loads(job["timings"]) if job["timings"] else {}, settings=_settings())
 
 
@@ -233,6 +235,12 @@ def answer_suggestion(job_id: int, label: str):
     except UserError as error:
         flash(str(error), "danger")
     return redirect(url_for("pages.details", job_id=job_id))
+
+
+def _seconds_arg(name: str) -> float | None:
+    """A number of seconds in the query string: a search hit's "clip this" fills in the custom range."""
+    value = request.args.get(name, type=float)
+    return value if value is not None and math.isfinite(value) else None
 
 
 @bp.get("/errors")
