@@ -20,20 +20,10 @@ import pytest
 import db
 from pipeline.types import AnalysisResult, Candidate, Segment, SpeakerTurn, VideoInfo
 from tests.conftest import LiveServer
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, CLIP_MS, PHONE, UI_MS
+from tests.test_browser import CLIP_MS, PHONE, UI_MS, browser, page  # noqa: F401
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -67,15 +57,6 @@ def server(library):
     yield live
     live.stop()
 
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True,
-                                  base_url=server.base_url)
-    context.set_default_timeout(UI_MS)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def api(server, path: str, data=None, method: str | None = None):
