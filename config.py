@@ -1,11 +1,16 @@
-"""Settings, read once from the environment (and .env) with defaults, help and validation in one place."""
+"""Settings, read once from the environment (and .env) with defaults, help and validation in one place.
+
+Some of them may also be changed on the Settings page while the app runs (CHANGEABLE_AT_RUN_TIME):
+settings_store keeps those in the database and lays them over these with `with_stored`, checked by
+the same parsers and messages. A value set in the environment or .env always wins and is shown locked.
+"""
 from __future__ import annotations
 
 import ipaddress
 import os
 import re
 import secrets
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from netguard import AddressPolicy
@@ -25,6 +30,9 @@ def _bool(value: str) -> bool:
     if lowered in ("0", "false", "no", "off", ""):
         return False
     raise ValueError("expected 1/0, true/false, yes/no")
+
+
+_bool.choices = ("0", "1")
 
 
 def _positive_int(value: str) -> int:
@@ -52,7 +60,14 @@ def _choice(options):
         if value not in options:
             raise ValueError(f"must be one of {', '.join(options)}")
         return value
+    parse.choices = tuple(options)  # the Settings page offers them in a list
     return parse
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
 
 
 def _limit(value: str) -> int | None:
@@ -88,6 +103,21 @@ def _host_names(value: str) -> tuple[str, ...]:
     return names
 
 
+def _address(value: str) -> str:
+    """An IP address, or empty."""
+    if value.strip():
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError(f"{value.strip()!r} is not an IP address (give one like 127.0.0.1)") from None
+    return ""
+
+
+# CTranslate2's compute types (faster-whisper passes the name through); 'default' picks per device.
+COMPUTE_TYPES = ("default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
+                 "float16", "bfloat16", "float32")
+AUTH_MODES = ("auto", "on", "off")
+
 # (environment variable, default, parser, help) — the one list of what can be configured.
 SETTINGS = [
     ("HOST", "127.0.0.1", str, "address to listen on"),
@@ -99,11 +129,11 @@ SETTINGS = [
     ("DOWNLOAD_DIR", "downloads", str, "where videos and analysis files go, one folder per job"),
     ("PROCESSED_CLIPS_DIR", "processed_clips", str, "where cut clips go, one folder per job"),
     ("MODELS_DIR", "instance/models", str, "where the bundled Whisper model is unpacked"),
-    ("FASTER_WHISPER_MODEL", "base", str, "Whisper size name (base is bundled) or a local model folder"),
-    ("FASTER_WHISPER_COMPUTE_TYPE", "default", str, "int8 on CPU and float16 on CUDA when 'default'"),
+    ("FASTER_WHISPER_MODEL", "base", _text, "Whisper size name (base is bundled) or a local model folder"),
+    ("FASTER_WHISPER_COMPUTE_TYPE", "default", _choice(COMPUTE_TYPES), "int8 on CPU and float16 on CUDA when 'default'"),
     ("FASTER_WHISPER_DEVICE", "auto", _choice(("auto", "cpu", "cuda")), "device for Whisper"),
     ("HUGGING_FACE_TOKEN", "", str, "token for pyannote hub pipelines; empty keeps everything offline"),
-    ("PYANNOTE_PIPELINE", "pyannote/speaker-diarization-community-1", str, "pyannote hub id or local pipeline folder"),
+    ("PYANNOTE_PIPELINE", "pyannote/speaker-diarization-community-1", _text, "pyannote hub id or local pipeline folder"),
     ("DIARIZATION_BACKEND", "auto", _choice(DIARIZATION_BACKENDS), "auto, embedded or pyannote"),
     ("FFMPEG_PATH", "", str, "ffmpeg binary or its folder; empty uses the one on PATH"),
     ("CLIP_MIN_SECONDS", "15", _positive_float, "shortest proposed clip"),
@@ -114,7 +144,20 @@ SETTINGS = [
     ("ALLOW_PRIVATE_URLS", "0", _bool, "allow loopback, private, link-local and other non-public addresses (off by default)"),
     ("ALLOWED_NETWORKS", "", _networks, "addresses or networks (CIDR) to allow even when private addresses are refused, e.g. a NAS at 192.168.1.20"),
     ("EVENTS_KEEPALIVE_SECONDS", "15", _positive_float, "idle seconds before a live stream sends a keep-alive comment; keep it well under Waitress's 120 s channel_timeout"),
+    ("AUTH", "auto", _choice(AUTH_MODES), "sign-in: auto (required unless HOST is a loopback address), on or off"),
+    ("SESSION_LIFETIME_DAYS", "14", _positive_float, "days a sign-in lasts before the password is asked again"),
+    ("TRUSTED_PROXY", "", _address, "address of a reverse proxy in front of the app whose X-Forwarded-For and X-Forwarded-Proto are believed (client address for sign-in throttling, https for the Secure cookie)"),
 ]
+
+# Safe to change while the app runs: the Settings page offers these (each job and request reads them anew).
+CHANGEABLE_AT_RUN_TIME = (
+    "FASTER_WHISPER_MODEL", "FASTER_WHISPER_COMPUTE_TYPE", "FASTER_WHISPER_DEVICE", "DIARIZATION_BACKEND",
+    "PYANNOTE_PIPELINE", "HUGGING_FACE_TOKEN", "CLIP_MIN_SECONDS", "CLIP_MAX_SECONDS", "DEFAULT_RESOLUTION",
+    "MAX_FILESIZE_MB", "MAX_DURATION_SECONDS", "ALLOW_PRIVATE_URLS", "ALLOWED_NETWORKS", "SESSION_LIFETIME_DAYS",
+)
+SECRET_SETTINGS = ("HUGGING_FACE_TOKEN",)  # write-only: never shown, sent or logged
+BY_NAME = {name: (default, parse, help_text) for name, default, parse, help_text in SETTINGS}
+LOCKING_SOURCES = ("environment", ".env", "app configuration")  # a value from these cannot change at run time
 
 
 @dataclass(frozen=True)
@@ -143,6 +186,20 @@ class Settings:
     allow_private_urls: bool
     allowed_networks: tuple[str, ...]
     events_keepalive_seconds: float
+    auth: str
+    session_lifetime_days: float
+    trusted_proxy: str
+    # Where each value came from: "environment", ".env", "app configuration", "Settings page" or "default".
+    sources: dict = field(compare=False, repr=False)
+
+    @property
+    def sign_in_required(self) -> bool:
+        """AUTH=auto asks for sign-in as soon as the app listens beyond this machine."""
+        return self.auth == "on" or (self.auth == "auto" and not is_loopback(self.host))
+
+    def locked(self, name: str) -> bool:
+        """Set outside the app (environment, .env, create_app): the Settings page cannot change it."""
+        return self.sources.get(name) in LOCKING_SOURCES
 
     def analysis_options(self, **job_options) -> AnalysisOptions:
         """Options for one job: the settings plus what the person chose for it."""
@@ -166,28 +223,73 @@ def _resolve(path: str) -> Path:
     return candidate if candidate.is_absolute() else ROOT / candidate
 
 
-def load_settings(overrides: dict | None = None, environ=os.environ) -> Settings:
-    """Settings from overrides, then the environment, then defaults; ConfigError names a bad one."""
-    overrides = {key.upper(): value for key, value in (overrides or {}).items()}
-    values = {}
-    for name, default, parse, help_text in SETTINGS:
-        raw = overrides.get(name, environ.get(name, default))
-        try:
-            values[name.lower()] = raw if not isinstance(raw, str) else parse(raw)
-        except ValueError as error:
-            raise ConfigError(f"{name}={raw!r} is not valid: {error} ({help_text}).") from None
-    for key in ("database_path", "download_dir", "processed_clips_dir", "models_dir"):
-        values[key] = _resolve(str(values[key]))
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may well be reachable from elsewhere
+
+
+def parse_setting(name: str, raw) -> object:
+    """One setting's value from its text, or ConfigError with the one-line message for a person."""
+    _default, parse, help_text = BY_NAME[name]
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return parse(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name}={raw!r} is not valid: {error} ({help_text}).") from None
+
+
+def _check_together(values: dict) -> None:
+    """Rules that involve more than one setting."""
     if values["clip_min_seconds"] > values["clip_max_seconds"]:
         raise ConfigError("CLIP_MIN_SECONDS must not exceed CLIP_MAX_SECONDS.")
+
+
+def load_settings(overrides: dict | None = None, environ=os.environ, env_file: dict | None = None) -> Settings:
+    """Settings from overrides, then the environment, then `env_file` (the .env values), then defaults;
+    ConfigError names a bad one."""
+    overrides = {key.upper(): value for key, value in (overrides or {}).items()}
+    env_file = env_file or {}
+    values, sources = {}, {}
+    for name, default, _parse, _help in SETTINGS:
+        for source, layer in (("app configuration", overrides), ("environment", environ), (".env", env_file)):
+            if name in layer and layer[name] is not None:
+                raw, sources[name] = layer[name], source
+                break
+        else:
+            raw, sources[name] = default, "default"
+        values[name.lower()] = parse_setting(name, raw)
+    for key in ("database_path", "download_dir", "processed_clips_dir", "models_dir"):
+        values[key] = _resolve(str(values[key]))
+    _check_together(values)
     if values["ffmpeg_path"] and not Path(values["ffmpeg_path"]).exists():
         raise ConfigError(f"FFMPEG_PATH={values['ffmpeg_path']!r} does not exist.")
     if not values["allowed_hosts"]:
         values["allowed_hosts"] = _default_hosts(values["host"])
     if not values["flask_secret_key"]:
         values["flask_secret_key"] = _stored_secret(values["database_path"].parent)
+    values["sources"] = sources
     assert {f.name for f in fields(Settings)} == set(values)
     return Settings(**values)
+
+
+def with_stored(settings: Settings, stored: dict[str, str]) -> Settings:
+    """`settings` with the values saved on the Settings page, where nothing outside the app set them."""
+    changes, sources = {}, dict(settings.sources)
+    for name, raw in stored.items():
+        if name in CHANGEABLE_AT_RUN_TIME and not settings.locked(name):
+            changes[name.lower()] = parse_setting(name, raw)
+            sources[name] = "Settings page"
+    if not changes:
+        return settings
+    values = {f.name: getattr(settings, f.name) for f in fields(Settings)} | changes
+    _check_together(values)
+    return replace(settings, **changes, sources=sources)
 
 
 def _default_hosts(host: str) -> tuple[str, ...]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from array import array
 import time
 from pathlib import Path
 
@@ -97,6 +98,83 @@ MIGRATIONS = [
     CREATE TRIGGER jobs_updated AFTER UPDATE ON jobs BEGIN UPDATE jobs_version SET version = version + 1; END;
     CREATE TRIGGER jobs_deleted AFTER DELETE ON jobs BEGIN UPDATE jobs_version SET version = version + 1; END;
     """,
+    # Speaker names: a job's speakers (as the diarizer labelled them, with their voiceprints) and the
+    # people they are, across videos. Existing jobs get their speakers from their turns (no voiceprint).
+    """
+    CREATE TABLE people (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE speakers (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        label TEXT NOT NULL,
+        person_id INTEGER REFERENCES people (id) ON DELETE SET NULL,
+        seconds REAL NOT NULL DEFAULT 0,
+        voiceprint BLOB,
+        voiceprint_model TEXT,
+        UNIQUE (job_id, label)
+    );
+    CREATE INDEX speakers_person ON speakers (person_id);
+    CREATE TABLE rejected_suggestions (
+        speaker_id INTEGER NOT NULL REFERENCES speakers (id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+        PRIMARY KEY (speaker_id, person_id)
+    );
+    INSERT INTO speakers (job_id, label, seconds)
+        SELECT job_id, speaker, SUM(end - start) FROM speaker_turns GROUP BY job_id, speaker;
+    """,
+    # Settings changed while the app runs (the Settings page), and who changed them.
+    """
+    CREATE TABLE settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        changed_at REAL NOT NULL,
+        changed_by TEXT NOT NULL
+    );
+    -- Who changed which setting when; a secret's values are never written here.
+    CREATE TABLE settings_changes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        changed_at REAL NOT NULL,
+        changed_by TEXT NOT NULL,
+        name TEXT NOT NULL,
+        old_value TEXT,
+        new_value TEXT
+    );
+    """,
+    # Accounts, their sign-ins and API tokens, and who submitted each job.
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+        created_at REAL NOT NULL,
+        last_sign_in_at REAL
+    );
+    -- A signed-in browser: its cookie carries a random id, stored here only as a SHA-256 hash.
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        id_hash TEXT NOT NULL UNIQUE,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions (user_id);
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        last_used_at REAL
+    );
+    CREATE INDEX api_tokens_user ON api_tokens (user_id, id);
+    -- Failed sign-ins, by account name ('name:…') and by client address ('address:…'), for throttling.
+    CREATE TABLE sign_in_failures (key TEXT NOT NULL, failed_at REAL NOT NULL);
+    CREATE INDEX sign_in_failures_key ON sign_in_failures (key, failed_at);
+    ALTER TABLE jobs ADD COLUMN user_id INTEGER REFERENCES users (id) ON DELETE SET NULL;
+    """,
 ]
 
 
@@ -157,24 +235,29 @@ class transaction:
 
 # --- jobs -------------------------------------------------------------------
 
-def create_job(db, url: str, resolution: str, num_speakers=None, min_speakers=None, max_speakers=None) -> int:
+def create_job(db, url: str, resolution: str, num_speakers=None, min_speakers=None, max_speakers=None,
+               user_id: int | None = None) -> int:
     now = time.time()
     cursor = db.execute(
-        "INSERT INTO jobs (url, title, status, resolution, num_speakers, min_speakers, max_speakers, created_at, updated_at)"
-        " VALUES (?, ?, 'Pending', ?, ?, ?, ?, ?, ?)",
-        (url, url, resolution, num_speakers, min_speakers, max_speakers, now, now))
+        "INSERT INTO jobs (url, title, status, resolution, num_speakers, min_speakers, max_speakers, user_id,"
+        " created_at, updated_at) VALUES (?, ?, 'Pending', ?, ?, ?, ?, ?, ?, ?)",
+        (url, url, resolution, num_speakers, min_speakers, max_speakers, user_id, now, now))
     return cursor.lastrowid
 
 
+# A job row as pages and the API show it: with the name of the account that submitted it.
+JOB_ROWS = "SELECT jobs.*, users.name AS submitted_by FROM jobs LEFT JOIN users ON users.id = jobs.user_id"
+
+
 def get_job(db, job_id: int) -> sqlite3.Row | None:
-    return db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return db.execute(f"{JOB_ROWS} WHERE jobs.id = ?", (job_id,)).fetchone()
 
 
 def list_jobs(db, limit: int = 50, offset: int = 0, status: str | None = None) -> list[sqlite3.Row]:
     if status:
-        return db.execute("SELECT * FROM jobs WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+        return db.execute(f"{JOB_ROWS} WHERE status = ? ORDER BY jobs.created_at DESC, jobs.id DESC LIMIT ? OFFSET ?",
                           (status, limit, offset)).fetchall()
-    return db.execute("SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+    return db.execute(f"{JOB_ROWS} ORDER BY jobs.created_at DESC, jobs.id DESC LIMIT ? OFFSET ?",
                       (limit, offset)).fetchall()
 
 
@@ -284,6 +367,7 @@ def save_result(db, job_id: int, result) -> None:
             "INSERT INTO candidates (job_id, rank, start, end, score, reasons, text) VALUES (?,?,?,?,?,?,?)",
             [(job_id, i + 1, c.start, c.end, c.score, json.dumps(c.reasons), c.text)
              for i, c in enumerate(result.candidates)])
+        _save_speakers(db, job_id, result)
         video = result.video
         db.execute("UPDATE jobs SET title = ?, duration = ?, uploader = ?, thumbnail = ?, webpage_url = ?,"
                    " video_path = ?, language = ?, diarization_backend = ?, diarization_reason = ?, timings = ?"
@@ -292,6 +376,34 @@ def save_result(db, job_id: int, result) -> None:
                     result.language, result.diarization_backend, result.diarization_reason,
                     json.dumps(result.timings), job_id))
         set_job_status(db, job_id, "Processed", step="done", progress=1.0)
+
+
+def _save_speakers(db, job_id: int, result) -> None:
+    """A new analysis brings new speakers: names given to the old ones are suggested again by voice."""
+    db.execute("DELETE FROM speakers WHERE job_id = ?", (job_id,))
+    seconds: dict[str, float] = {}
+    for turn in result.turns:
+        seconds[turn.speaker] = seconds.get(turn.speaker, 0.0) + turn.end - turn.start
+    for segment in result.segments:
+        seconds.setdefault(segment.speaker, 0.0)
+    db.executemany(
+        "INSERT INTO speakers (job_id, label, seconds, voiceprint, voiceprint_model) VALUES (?,?,?,?,?)",
+        [(job_id, label, round(total, 3), pack_vector(result.voiceprints.get(label)),
+          result.voiceprint_model if label in result.voiceprints else None)
+         for label, total in sorted(seconds.items())])
+
+
+def pack_vector(vector) -> bytes | None:
+    """A voiceprint as float32 bytes (768 for CAM++'s 192 dimensions)."""
+    return None if vector is None else array("f", vector).tobytes()
+
+
+def unpack_vector(blob: bytes | None) -> list[float] | None:
+    if blob is None:
+        return None
+    vector = array("f")
+    vector.frombytes(blob)
+    return vector.tolist()
 
 
 def delete_job(db, job_id: int) -> None:
@@ -315,7 +427,7 @@ def get_candidate(db, candidate_id: int) -> sqlite3.Row | None:
 
 
 def failed_jobs(db, limit: int = 200) -> list[sqlite3.Row]:
-    return db.execute("SELECT * FROM jobs WHERE status = 'Error' ORDER BY finished_at DESC, id DESC LIMIT ?",
+    return db.execute(f"{JOB_ROWS} WHERE status = 'Error' ORDER BY finished_at DESC, jobs.id DESC LIMIT ?",
                       (limit,)).fetchall()
 
 
@@ -345,3 +457,231 @@ def unfinished_clip_ids(db) -> list[int]:
 def finish_clip(db, clip_id: int, filename: str | None, error: str | None = None) -> None:
     db.execute("UPDATE clips SET status = ?, filename = ?, error = ? WHERE id = ?",
                ("Failed" if error else "Created", filename, error, clip_id))
+
+
+# --- speakers and people ----------------------------------------------------
+
+def speakers_for(db, job_id: int) -> list[sqlite3.Row]:
+    """A job's speakers with the name of the person each is (None while unnamed)."""
+    return db.execute(
+        "SELECT speakers.*, people.name FROM speakers LEFT JOIN people ON people.id = speakers.person_id"
+        " WHERE job_id = ? ORDER BY label", (job_id,)).fetchall()
+
+
+def get_speaker(db, job_id: int, label: str) -> sqlite3.Row | None:
+    return db.execute(
+        "SELECT speakers.*, people.name FROM speakers LEFT JOIN people ON people.id = speakers.person_id"
+        " WHERE job_id = ? AND label = ?", (job_id, label)).fetchone()
+
+
+def speaker_names(db, job_id: int) -> dict[str, str]:
+    """{label: name} for the job's named speakers."""
+    return {row["label"]: row["name"] for row in speakers_for(db, job_id) if row["name"]}
+
+
+def person_by_name(db, name: str) -> sqlite3.Row | None:
+    return db.execute("SELECT * FROM people WHERE name = ?", (name,)).fetchone()
+
+
+def get_person(db, person_id: int) -> sqlite3.Row | None:
+    return db.execute("SELECT * FROM people WHERE id = ?", (person_id,)).fetchone()
+
+
+def create_person(db, name: str) -> int:
+    return db.execute("INSERT INTO people (name, created_at) VALUES (?, ?)", (name, time.time())).lastrowid
+
+
+def set_speaker_person(db, speaker_id: int, person_id: int | None) -> None:
+    db.execute("UPDATE speakers SET person_id = ? WHERE id = ?", (person_id, speaker_id))
+
+
+def reject_suggestion(db, speaker_id: int, person_id: int) -> None:
+    db.execute("INSERT OR IGNORE INTO rejected_suggestions (speaker_id, person_id) VALUES (?, ?)",
+               (speaker_id, person_id))
+
+
+def rejected_people(db, speaker_id: int) -> set[int]:
+    return {row[0] for row in db.execute(
+        "SELECT person_id FROM rejected_suggestions WHERE speaker_id = ?", (speaker_id,))}
+
+
+def known_voiceprints(db, model: str, except_job: int) -> list[sqlite3.Row]:
+    """Named speakers' voiceprints in one model's space, from other jobs: what suggestions compare with."""
+    return db.execute(
+        "SELECT speakers.person_id, speakers.voiceprint, people.name FROM speakers"
+        " JOIN people ON people.id = speakers.person_id"
+        " WHERE speakers.voiceprint_model = ? AND speakers.voiceprint IS NOT NULL AND speakers.job_id != ?",
+        (model, except_job)).fetchall()
+
+
+def list_people(db) -> list[sqlite3.Row]:
+    """Every named person with how many videos they speak in and for how long in all."""
+    return db.execute(
+        "SELECT people.id, people.name, COUNT(DISTINCT speakers.job_id) AS videos,"
+        " COALESCE(SUM(speakers.seconds), 0) AS seconds FROM people"
+        " LEFT JOIN speakers ON speakers.person_id = people.id GROUP BY people.id ORDER BY people.name").fetchall()
+
+
+def videos_of_person(db, person_id: int) -> list[sqlite3.Row]:
+    return db.execute(
+        "SELECT jobs.id, jobs.title, jobs.url, speakers.label, speakers.seconds FROM speakers"
+        " JOIN jobs ON jobs.id = speakers.job_id WHERE speakers.person_id = ? ORDER BY jobs.created_at DESC",
+        (person_id,)).fetchall()
+
+
+def rename_person(db, person_id: int, name: str) -> None:
+    db.execute("UPDATE people SET name = ? WHERE id = ?", (name, person_id))
+
+
+def merge_people(db, source_id: int, target_id: int) -> None:
+    """Everything `source` was said to be becomes `target`'s; then `source` is gone."""
+    with transaction(db):
+        db.execute("UPDATE speakers SET person_id = ? WHERE person_id = ?", (target_id, source_id))
+        db.execute("DELETE FROM rejected_suggestions WHERE person_id = ? AND speaker_id IN"
+                   " (SELECT speaker_id FROM rejected_suggestions WHERE person_id = ?)", (source_id, target_id))
+        db.execute("UPDATE rejected_suggestions SET person_id = ? WHERE person_id = ?", (target_id, source_id))
+        db.execute("DELETE FROM people WHERE id = ?", (source_id,))
+
+
+def delete_unused_people(db) -> None:
+    """People no speaker is any more (their last video deleted, or renamed away) are forgotten."""
+    db.execute("DELETE FROM people WHERE id NOT IN (SELECT person_id FROM speakers WHERE person_id IS NOT NULL)")
+
+
+# --- settings changed at run time ------------------------------------------------
+
+def stored_settings(db) -> dict[str, str]:
+    return {row["name"]: row["value"] for row in db.execute("SELECT name, value FROM settings")}
+
+
+def stored_setting_rows(db) -> dict[str, sqlite3.Row]:
+    return {row["name"]: row for row in db.execute("SELECT * FROM settings")}
+
+
+def save_settings(db, changes: dict[str, str | None], changed_by: str, logged: dict[str, tuple]) -> None:
+    """Store (or, for None, forget) values and log each change as `logged[name]` = (old, new), in one transaction."""
+    now = time.time()
+    with transaction(db):
+        for name, value in changes.items():
+            if value is None:
+                db.execute("DELETE FROM settings WHERE name = ?", (name,))
+            else:
+                db.execute("INSERT INTO settings (name, value, changed_at, changed_by) VALUES (?, ?, ?, ?)"
+                           " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
+                           " changed_at = excluded.changed_at, changed_by = excluded.changed_by",
+                           (name, value, now, changed_by))
+            old, new = logged[name]
+            db.execute("INSERT INTO settings_changes (changed_at, changed_by, name, old_value, new_value)"
+                       " VALUES (?, ?, ?, ?, ?)", (now, changed_by, name, old, new))
+
+
+def settings_changes(db, limit: int = 100) -> list[sqlite3.Row]:
+    return db.execute("SELECT * FROM settings_changes ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+
+# --- accounts -----------------------------------------------------------------
+
+def create_user(db, name: str, password_hash: str, role: str) -> int:
+    cursor = db.execute("INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+                        (name, password_hash, role, time.time()))
+    return cursor.lastrowid
+
+
+def get_user(db, user_id: int) -> sqlite3.Row | None:
+    return db.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+
+
+def user_by_name(db, name: str) -> sqlite3.Row | None:
+    return db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+
+
+def list_users(db) -> list[sqlite3.Row]:
+    return db.execute(
+        "SELECT users.*, (SELECT COUNT(*) FROM api_tokens WHERE user_id = users.id) AS token_count,"
+        " (SELECT COUNT(*) FROM jobs WHERE user_id = users.id) AS job_count FROM users ORDER BY name").fetchall()
+
+
+def count_users(db, role: str | None = None) -> int:
+    if role:
+        return db.execute("SELECT COUNT(*) FROM users WHERE role = ?", (role,)).fetchone()[0]
+    return db.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+
+
+def set_password_hash(db, user_id: int, password_hash: str) -> None:
+    db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+
+
+def set_role(db, user_id: int, role: str) -> None:
+    db.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
+
+
+def delete_user(db, user_id: int) -> None:
+    """Its sessions and tokens go with it; its jobs stay, submitted by no one."""
+    db.execute("DELETE FROM users WHERE id = ?", (user_id,))
+
+
+def create_session(db, user_id: int, id_hash: str) -> None:
+    now = time.time()
+    db.execute("INSERT INTO sessions (id_hash, user_id, created_at) VALUES (?, ?, ?)", (id_hash, user_id, now))
+    db.execute("UPDATE users SET last_sign_in_at = ? WHERE id = ?", (now, user_id))
+
+
+def session_user(db, id_hash: str, not_before: float) -> sqlite3.Row | None:
+    """The user of a session started after `not_before`."""
+    return db.execute("SELECT users.* FROM sessions JOIN users ON users.id = sessions.user_id"
+                      " WHERE sessions.id_hash = ? AND sessions.created_at > ?", (id_hash, not_before)).fetchone()
+
+
+def delete_session(db, id_hash: str) -> None:
+    db.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
+
+
+def delete_sessions(db, user_id: int | None = None, before: float | None = None) -> None:
+    """A user's sessions (all of them), or everyone's that started before `before`."""
+    if user_id is not None:
+        db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+    else:
+        db.execute("DELETE FROM sessions WHERE created_at <= ?", (before,))
+
+
+def create_token(db, user_id: int, name: str, token_hash: str) -> int:
+    cursor = db.execute("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+                        (user_id, name, token_hash, time.time()))
+    return cursor.lastrowid
+
+
+def tokens_of(db, user_id: int) -> list[sqlite3.Row]:
+    return db.execute("SELECT id, name, created_at, last_used_at FROM api_tokens WHERE user_id = ? ORDER BY id",
+                      (user_id,)).fetchall()
+
+
+def token_user(db, token_hash: str) -> sqlite3.Row | None:
+    """The user a token belongs to; the token is marked used (at most once a minute: a poll is not a write)."""
+    user = db.execute("SELECT users.* FROM api_tokens JOIN users ON users.id = api_tokens.user_id"
+                      " WHERE api_tokens.token_hash = ?", (token_hash,)).fetchone()
+    if user is not None:
+        now = time.time()
+        db.execute("UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?"
+                   " AND (last_used_at IS NULL OR last_used_at < ?)", (now, token_hash, now - 60))
+    return user
+
+
+def delete_token(db, user_id: int, token_id: int) -> bool:
+    """Revoke one of a user's tokens; False if they have no such token."""
+    return db.execute("DELETE FROM api_tokens WHERE id = ? AND user_id = ?", (token_id, user_id)).rowcount == 1
+
+
+def add_sign_in_failure(db, keys: list[str], window: float) -> None:
+    now = time.time()
+    db.execute("DELETE FROM sign_in_failures WHERE failed_at <= ?", (now - window,))
+    db.executemany("INSERT INTO sign_in_failures (key, failed_at) VALUES (?, ?)", [(key, now) for key in keys])
+
+
+def sign_in_failures(db, key: str, since: float) -> list[float]:
+    """When `key` failed to sign in after `since`, oldest first."""
+    return [row[0] for row in db.execute(
+        "SELECT failed_at FROM sign_in_failures WHERE key = ? AND failed_at > ? ORDER BY failed_at", (key, since))]
+
+
+def clear_sign_in_failures(db, keys: list[str]) -> None:
+    db.executemany("DELETE FROM sign_in_failures WHERE key = ?", [(key,) for key in keys])

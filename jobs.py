@@ -72,8 +72,9 @@ def check_url(url: str, allow_private: bool, allowed_networks: tuple[str, ...] =
     return url
 
 
-def submit(connection, worker, settings, urls_text: str, resolution: str, speakers: SpeakerOptions) -> list[int]:
-    """Queue every URL (one per line); all are checked before any is queued."""
+def submit(connection, worker, settings, urls_text: str, resolution: str, speakers: SpeakerOptions,
+           user_id: int | None = None) -> list[int]:
+    """Queue every URL (one per line) as `user_id`'s; all are checked before any is queued."""
     urls = list(dict.fromkeys(line.strip() for line in (urls_text or "").splitlines() if line.strip()))
     if not urls:
         raise UserError("Paste at least one video URL.")
@@ -90,7 +91,7 @@ def submit(connection, worker, settings, urls_text: str, resolution: str, speake
     with db.transaction(connection):
         for url in urls:
             job_ids.append(db.create_job(connection, url, resolution, speakers.num_speakers,
-                                         speakers.min_speakers, speakers.max_speakers))
+                                         speakers.min_speakers, speakers.max_speakers, user_id))
     for job_id in job_ids:
         db.set_job_status(connection, job_id, "Queued", step="queued")
         worker.announce_job(connection, job_id)  # before the worker can move it on
@@ -103,6 +104,19 @@ def require_job(connection, job_id: int):
     if job is None:
         raise UserError(f"There is no job {job_id}.", 404)
     return job
+
+
+def may_change(user, job) -> bool:
+    """Admins may cancel, retry and delete any job; members only the jobs they submitted."""
+    return user.is_admin or (user.id is not None and job["user_id"] == user.id)
+
+
+def check_may_change(connection, user, job_ids: list[int], action: str) -> None:
+    for job_id in job_ids:
+        job = require_job(connection, job_id)
+        if not may_change(user, job):
+            owner = f"{job['submitted_by']} submitted it" if job["submitted_by"] else "no current account submitted it"
+            raise UserError(f"You may {action} only jobs you submitted: {owner} (job {job_id}).", 403)
 
 
 def cancel(connection, worker, job_id: int) -> None:

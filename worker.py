@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import db
+import settings_store
 from config import ROOT
 from events import Broadcaster
 from pipeline.errors import Cancelled, PipelineError
@@ -36,6 +37,18 @@ def job_dir(settings, job_id: int) -> Path:
 
 def clips_dir(settings, job_id: int) -> Path:
     return settings.processed_clips_dir / str(job_id)
+
+
+def _analysis_setup(settings) -> tuple:
+    """What the analysis process starts with: the options its Whisper model warms up for, and the
+    address policy it installs (netguard), both once per process."""
+    return settings.analysis_options(), settings.address_policy()
+
+
+def _loaded_once(setup) -> tuple:
+    """The part of a setup that takes a fresh analysis process to change."""
+    options, policy = setup
+    return options.whisper_model, options.compute_type, options.device, policy
 
 
 def _remove_tree(folder: Path, root: Path) -> None:
@@ -60,8 +73,7 @@ class Worker:
     def __init__(self, settings, broadcaster: Broadcaster, analysis=None, cutter=None):
         self.settings = settings
         self.broadcaster = broadcaster
-        self.analysis = analysis or ChildProcess(
-            "analysis", ROOT / "analysis_process.py", (settings.analysis_options(), settings.address_policy()))
+        self.analysis = analysis or ChildProcess("analysis", ROOT / "analysis_process.py", _analysis_setup(settings))
         self.cutter = cutter or ChildProcess("clip", ROOT / "clip_process.py")
         self.jobs: queue.Queue[int] = queue.Queue()
         self.clips: queue.Queue[int] = queue.Queue()
@@ -90,6 +102,7 @@ class Worker:
                 self.jobs.put(job_id)
             for clip_id in db.unfinished_clip_ids(connection):
                 self.clips.put(clip_id)
+            self.analysis.setup = _analysis_setup(settings_store.current(self.settings, connection))
         finally:
             connection.close()
         self.analysis.start(keep_fds)  # warms up while the threads start
@@ -190,7 +203,9 @@ class Worker:
             return  # cancelled, deleted or already run while it waited
         self.announce_job(connection, job_id)
         job = db.get_job(connection, job_id)
-        options = self.settings.analysis_options(
+        settings = settings_store.current(self.settings, connection)  # the Settings page's changes apply from here
+        self._restart_analysis_if_changed(settings)
+        options = settings.analysis_options(
             resolution=job["resolution"], num_speakers=job["num_speakers"],
             min_speakers=job["min_speakers"], max_speakers=job["max_speakers"])
         self._running_job = job_id
@@ -209,6 +224,16 @@ class Worker:
         finally:
             self._running_job = None
         self.announce_job(connection, job_id)
+
+    def _restart_analysis_if_changed(self, settings) -> None:
+        """A Whisper model or an address policy changed on the Settings page takes a fresh analysis
+        process: it loads the new model (the old one's memory goes with the old process) and checks
+        addresses with the new policy."""
+        setup = _analysis_setup(settings)
+        if _loaded_once(setup) != _loaded_once(self.analysis.setup):
+            self.analysis.stop()
+            self.analysis.setup = setup
+            self.analysis.start()
 
     def _progress_saver(self, connection, job_id: int):
         """The analysis's messages, saved first and then announced (progress at most every half second)."""
@@ -252,6 +277,7 @@ class Worker:
             self._deleting_job = job_id
             self._cut.wait_for(lambda: self._cutting_job != job_id, timeout=STOP_CUT_TIMEOUT)
             db.delete_job(connection, job_id)
+            db.delete_unused_people(connection)
             self._deleting_job = None
         _remove_tree(job_dir(self.settings, job_id), self.settings.download_dir)
         _remove_tree(clips_dir(self.settings, job_id), self.settings.processed_clips_dir)
@@ -274,7 +300,9 @@ class Worker:
         try:
             captions = None
             if clip["captions"]:
-                captions = [Caption(s["start"], s["end"], s["text"]) for s in db.segments_for(connection, job["id"])]
+                names = db.speaker_names(connection, job["id"])  # a named speaker's lines say who speaks
+                captions = [Caption(s["start"], s["end"], f"{names[s['speaker']]}: {s['text']}" if s["speaker"] in names
+                                    else s["text"]) for s in db.segments_for(connection, job["id"])]
             filename = f"clip-{clip_id}.mp4"
             video = job_dir(self.settings, job["id"]) / Path(job["video_path"]).name  # the install may have moved
             request = (str(video), clip["start"], clip["end"],

@@ -168,7 +168,7 @@ def run_backend(backend: str, wav: Path, options, heard):
     from pipeline import diarize
     started, cpu_started = time.perf_counter(), time.process_time()
     result = diarize.diarize(str(wav), replace(options, diarization=backend), heard=heard)
-    return result.turns, time.perf_counter() - started, time.process_time() - cpu_started
+    return result, time.perf_counter() - started, time.process_time() - cpu_started
 
 
 def warm_up(backend: str, options, wav: Path) -> None:
@@ -303,7 +303,8 @@ def evaluate(corpus: str, split: str, backends: list[str], skip_asr: bool, optio
             meta = json.loads((module.DATA_DIR / entry["json"]).read_text())
             transcript = None if skip_asr else transcript_for(wav, options)[0]
             heard = [] if transcript is None else [(w.start, w.end) for w in transcript.words]
-            turns, seconds, cpu_seconds = run_backend(backend, wav, options, heard)
+            diarization, seconds, cpu_seconds = run_backend(backend, wav, options, heard)
+            turns = diarization.turns
             for _ in range(repeat - 1):  # other jobs on the machine only ever slow a run down: keep the fastest
                 _, again, cpu_again = run_backend(backend, wav, options, heard)
                 seconds, cpu_seconds = min(seconds, again), min(cpu_seconds, cpu_again)
@@ -315,6 +316,10 @@ def evaluate(corpus: str, split: str, backends: list[str], skip_asr: bool, optio
                    "found_speakers": len(hypothesis.labels()), "diar_seconds": seconds,
                    "rtf": seconds / entry["duration"], "diar_cpu_seconds": cpu_seconds}
             row["der0"], row["der0_error"], row["speech"] = der_parts(der0, reference, hypothesis)
+            # Each found speaker's voiceprint under the name of the voice it mostly is, for the suggestion scores.
+            row["voiceprints"] = {f"{corpus}:{reference_label}": diarization.voiceprints[label]
+                                  for label, reference_label in der0.optimal_mapping(reference, hypothesis).items()
+                                  if label in diarization.voiceprints}
             row["der25"], row["der25_error"], row["der25_total"] = der_parts(der25, reference, hypothesis)
             if transcript is not None:
                 english = meta.get("language", "en") == "en"
@@ -333,6 +338,50 @@ def evaluate(corpus: str, split: str, backends: list[str], skip_asr: bool, optio
                   + ("" if skip_asr else f" WER {pct(row['wer']):>5} words right {pct(row['words']):>5}"), flush=True)
         results[backend] = {"rows": rows, "summaries": summaries(rows)}
     return results
+
+
+def suggestion_scores(rows: list[dict], library_rows: list[dict], threshold: float) -> dict:
+    """How the app's name suggestions would do: each found speaker of `rows` against people made,
+    as the app makes them, from the mean voiceprint of each voice in the OTHER recordings of
+    `library_rows`. `right`: share of speakers whose voice is in the library that are suggested
+    that voice; `false`: share of all speakers suggested someone they are not."""
+    right = known = false = total = 0
+    for row in rows:
+        people: dict[str, np.ndarray] = {}
+        for other in library_rows:
+            if other["name"] == row["name"]:
+                continue
+            for voice, vector in other.get("voiceprints", {}).items():
+                people[voice] = people.get(voice, 0) + np.asarray(vector)
+        people = {voice: total_vector / np.linalg.norm(total_vector) for voice, total_vector in people.items()}
+        for voice, vector in row.get("voiceprints", {}).items():
+            total += 1
+            known += voice in people
+            if not people:
+                continue
+            best = max(people, key=lambda person: float(np.asarray(vector) @ people[person]))
+            if float(np.asarray(vector) @ people[best]) >= threshold:
+                right += best == voice
+                false += best != voice
+    return {"right": right / known if known else float("nan"), "false": false / total if total else float("nan"),
+            "speakers": total, "known": known, "threshold": threshold}
+
+
+def suggestion_report(rows: list[dict]) -> list[str]:
+    """Calibration on the dev split (a sweep) and the app's threshold on the held-back split."""
+    from speakers import SUGGEST_SIMILARITY
+    dev = [r for r in rows if r["split"] == "dev"]
+    lines = ["Name suggestions by voice (the People feature): each found speaker's voiceprint against the",
+             "people made from the same voices in the other recordings. Dev split, by threshold:", "",
+             "| threshold | right suggestions % | false suggestions % |", "|---|---|---|"]
+    for threshold in (0.5, 0.6, 0.7, 0.75, 0.77, 0.78, 0.8):
+        score = suggestion_scores(dev, dev, threshold)
+        lines.append(f"| {threshold:.2f} | {pct(score['right'])} | {pct(score['false'])} |")
+    held = suggestion_scores([r for r in rows if r["split"] == "heldout"], rows, SUGGEST_SIMILARITY)
+    lines += ["", f"At the app's threshold ({SUGGEST_SIMILARITY}), held-back split: {pct(held['right'])} % of "
+              f"{held['known']} known voices suggested right, {pct(held['false'])} % of {held['speakers']} "
+              "speakers suggested a wrong name (targets: ≥ 90 % right, ≤ 2 % false)."]
+    return lines
 
 
 def check_targets(summary: dict, asr: bool) -> str:
@@ -396,6 +445,8 @@ def write_doc(results: dict, args, options, asr: bool, command: str, load: tuple
             lines.append("")
             for summary in result["summaries"]:
                 lines.append(f"- {summary['name'].strip('*')}: {check_targets(summary, asr)}")
+            if corpus == "real" and backend == "embedded":
+                lines += [""] + suggestion_report(result["rows"])
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text("\n".join(lines) + "\n")
 
@@ -440,6 +491,8 @@ def main(argv: list[str] | None = None) -> None:
             print("\n".join(table(result["rows"], result["summaries"], asr)))
             for summary in result["summaries"]:
                 print(f"{summary['name'].strip('*')}: {check_targets(summary, asr)}")
+            if corpus == "real" and backend == "embedded":
+                print("\n".join(suggestion_report(result["rows"])))
         (OUT_DIR / f"results-{corpus}-{args.split}.json").write_text(json.dumps(by_backend, indent=1, default=str))
     command = "python -m bench.quality " + " ".join(argv if argv is not None else sys.argv[1:])
     if not args.no_write:

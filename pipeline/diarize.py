@@ -37,6 +37,8 @@ def pyannote_configured(options: AnalysisOptions) -> bool:
 def _load_pyannote(pipeline_id: str, token: str | None):
     if not token:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    else:
+        _reach_the_hub()
     from pyannote.audio import Pipeline
     try:
         pipeline = Pipeline.from_pretrained(pipeline_id, token=token)
@@ -50,6 +52,15 @@ def _load_pyannote(pipeline_id: str, token: str | None):
     if torch.cuda.is_available():
         pipeline.to(torch.device("cuda"))
     return pipeline
+
+
+def _reach_the_hub() -> None:
+    """A token means the person wants the hub. The app starts offline when it has none, and a token
+    may be given later on the Settings page; huggingface_hub reads HF_HUB_OFFLINE once, at import, so
+    its own switch is turned off here (and the variable, for processes started from here)."""
+    os.environ["HF_HUB_OFFLINE"] = "0"
+    from huggingface_hub import constants
+    constants.HF_HUB_OFFLINE = False
 
 
 def _speaker_kwargs(options: AnalysisOptions) -> dict:

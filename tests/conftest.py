@@ -117,6 +117,7 @@ class LiveServer:
         import subprocess
         import sys
         import time
+        import urllib.error
         import urllib.request
         self.root.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=self.env,
@@ -127,6 +128,8 @@ class LiveServer:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
             try:
                 urllib.request.urlopen(self.base_url + "/api/jobs?limit=1", timeout=2)
+                return self
+            except urllib.error.HTTPError:  # an answer all the same (401 when sign-in is required)
                 return self
             except OSError:
                 time.sleep(0.2)

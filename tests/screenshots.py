@@ -2,7 +2,7 @@
 
 Generates the test media, serves it over loopback, runs the real app in a temporary folder,
 brings jobs into several states (Processed with a clip, Error, Processing, Queued) and writes
-docs/screenshot-home.png, docs/screenshot-details.png and docs/screenshot-errors.png with Chromium.
+docs/screenshot-{home,details,errors,people}.png with Chromium.
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def main() -> int:
         finally:
             server.stop()
             media_server.close()
-    for name in ("home", "details", "errors"):
+    for name in ("home", "details", "errors", "people"):
         print(DOCS / f"screenshot-{name}.png")
     return 0
 
@@ -94,6 +94,13 @@ def shoot(browser, server: LiveServer, media_server: MediaServer) -> None:
     print("analysing the interview…", flush=True)
     interview = api(server, "/api/jobs", {"url": media_server.url("interview.mp4")})["jobs"][0]["id"]
     assert wait_until(lambda: finished(server, interview), "the interview")["status"] == "Processed"
+    speakers = api(server, f"/api/jobs/{interview}/speakers")["speakers"]
+    for speaker, name in zip(speakers, ("Diane", "Marcus")):  # named as a person would, on the page's legend
+        page.goto(f"/jobs/{interview}")
+        page.locator(f'.speaker-name[data-speaker="{speaker["label"]}"] summary').click()
+        page.get_by_label(f"Name of {speaker['label']}").fill(name)
+        page.locator(f'.speaker-name[data-speaker="{speaker["label"]}"]').get_by_role("button", name="Save").click()
+        page.wait_for_load_state()
     page.goto(f"/jobs/{interview}")
     form = page.locator("form.candidate").first
     if form.count():
@@ -140,6 +147,9 @@ def shoot(browser, server: LiveServer, media_server: MediaServer) -> None:
 
     page.goto("/errors")
     page.screenshot(path=str(DOCS / "screenshot-errors.png"), full_page=True)
+
+    page.goto("/people/")
+    page.screenshot(path=str(DOCS / "screenshot-people.png"), full_page=True)
 
     page.goto(f"/jobs/{interview}")
     page.wait_for_function("() => document.getElementById('player').readyState >= 1")

@@ -247,7 +247,7 @@ def test_segments_candidates_and_details(app, client):
     assert [s["position"] for s in body["segments"]] == [0, 1, 2, 3]
     assert body["segments"][0]["text"] == "What is the best plant for a tiny balcony?"
     assert body["segments"][0]["kind"] == "question" and body["segments"][1]["speaker"] == "SPEAKER_01"
-    assert len(body["turns"]) == 4 and set(body["turns"][0]) == {"start", "end", "speaker"}
+    assert len(body["turns"]) == 4 and set(body["turns"][0]) == {"start", "end", "speaker", "speaker_name"}
     candidates = client.get(f"/api/jobs/{job_id}/candidates").get_json()["candidates"]
     assert [c["rank"] for c in candidates] == [1, 2]
     assert candidates[0]["reasons"] == ["question and answer"] and candidates[0]["score"] == 80.0
@@ -343,12 +343,10 @@ def test_clip_file_served_once_created(app, client):
 
 def test_video_and_transcript_files(app, client):
     job_id = add_processed_job(app)
-    folder = app.config["SETTINGS"].download_dir / str(job_id)
     assert client.get(f"/jobs/{job_id}/video").data == b"not really a video"
-    assert client.get(f"/jobs/{job_id}/transcript.srt").status_code == 404  # not written yet
-    (folder / "transcript.srt").write_text("1\n00:00:00,500 --> 00:00:05,500\nHello\n")
-    response = client.get(f"/jobs/{job_id}/transcript.srt")
-    assert response.status_code == 200 and b"Hello" in response.data
+    assert client.get(f"/jobs/{job_id}/transcript.json").status_code == 404  # not written yet
+    response = client.get(f"/jobs/{job_id}/transcript.srt")  # made from the stored segments, with names
+    assert response.status_code == 200 and b"[SPEAKER_00] What is the best plant" in response.data
     assert f"job-{job_id}-transcript.srt" in response.headers["Content-Disposition"]
     assert client.get(f"/jobs/{job_id}/transcript.exe").status_code == 404
 

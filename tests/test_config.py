@@ -87,6 +87,11 @@ def test_limits_can_be_lifted_and_networks_allowed(tmp_path):
     ({"ALLOWED_HOSTS": "clipper.lan:5001"}, "ALLOWED_HOSTS"),
     ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS"),
     ({"FFMPEG_PATH": "/no/such/ffmpeg"}, "FFMPEG_PATH"),
+    ({"FASTER_WHISPER_COMPUTE_TYPE": "int3"}, "FASTER_WHISPER_COMPUTE_TYPE"),
+    ({"FASTER_WHISPER_MODEL": ""}, "FASTER_WHISPER_MODEL"),
+    ({"AUTH": "maybe"}, "AUTH"),
+    ({"SESSION_LIFETIME_DAYS": "0"}, "SESSION_LIFETIME_DAYS"),
+    ({"TRUSTED_PROXY": "proxy.lan"}, "TRUSTED_PROXY"),
 ])
 def test_wrong_value_names_the_variable(tmp_path, env, name):
     with pytest.raises(ConfigError) as caught:
@@ -133,3 +138,35 @@ def test_analysis_options_follow_settings(tmp_path):
     assert (options.clip_min_seconds, options.clip_max_seconds) == (5.0, 20.0)
     assert options.max_duration_seconds == 600 and options.resolution == "360p" and options.num_speakers == 2
     assert options.allow_local_files is False  # a web request never reads the server's own files
+
+
+def test_every_setting_is_documented():
+    readme, example = (REPO / "README.md").read_text(), (REPO / ".env.example").read_text()
+    for name, _default, _parse, _help in config.SETTINGS:
+        assert f"`{name}`" in readme, name
+        assert f"# {name}=" in example, name
+    for name in config.CHANGEABLE_AT_RUN_TIME:  # marked as changeable on the Settings page
+        assert f"[Settings page]\n# {name}=" in example, name
+
+
+def test_where_each_value_comes_from(tmp_path):
+    settings = load_settings({"PORT": "9000"}, environ={"DATABASE_PATH": str(tmp_path / "v.db"), "HOST": "::1"},
+                             env_file={"HOST": "0.0.0.0", "AUTH": "on"})
+    assert settings.sources["PORT"] == "app configuration" and settings.sources["HOST"] == "environment"
+    assert settings.sources["AUTH"] == ".env" and settings.sources["CLIP_MIN_SECONDS"] == "default"
+    assert settings.host == "::1" and settings.auth == "on" and settings.sign_in_required
+    assert settings.locked("HOST") and not settings.locked("CLIP_MIN_SECONDS")
+
+
+def test_stored_values_lie_over_defaults_but_never_over_the_environment(tmp_path):
+    settings = settings_in(tmp_path, DIARIZATION_BACKEND="pyannote")
+    changed = config.with_stored(settings, {"DIARIZATION_BACKEND": "embedded", "CLIP_MAX_SECONDS": "30",
+                                            "PORT": "80"})  # not changeable at run time: ignored
+    assert changed.diarization_backend == "pyannote" and changed.sources["DIARIZATION_BACKEND"] == "environment"
+    assert changed.clip_max_seconds == 30.0 and changed.sources["CLIP_MAX_SECONDS"] == "Settings page"
+    assert changed.port == 5001 and settings.clip_max_seconds == 60.0  # the original is untouched
+    assert config.with_stored(settings, {}) is settings
+    with pytest.raises(ConfigError, match="CLIP_MIN_SECONDS must not exceed CLIP_MAX_SECONDS."):
+        config.with_stored(settings, {"CLIP_MAX_SECONDS": "10"})
+    with pytest.raises(ConfigError, match="CLIP_MAX_SECONDS='x' is not valid"):
+        config.with_stored(settings, {"CLIP_MAX_SECONDS": "x"})

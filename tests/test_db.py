@@ -179,3 +179,30 @@ def test_a_failed_job_keeps_its_step(connection):
     job = db.get_job(connection, job_id)
     assert (job["status"], job["step"], job["error"]) == ("Error", "transcribe", "The audio could not be read.")
     assert job["finished_at"] is not None and job["detail"] is None
+
+
+def test_upgrading_an_existing_database_keeps_its_jobs(tmp_path):
+    """A database made before accounts existed: its jobs stay, submitted by no one."""
+    path = tmp_path / "old.db"
+    old = db.connect(path)
+    old.executescript(f"BEGIN; {db.MIGRATIONS[0]}; PRAGMA user_version = 1; COMMIT;")
+    old.execute("INSERT INTO jobs (url, status, resolution, created_at, updated_at) VALUES ('http://e.com/a', 'Processed', '720p', 1, 1)")
+    old.close()
+    upgraded = db.connect(path)
+    db.migrate(upgraded)
+    assert upgraded.execute("PRAGMA user_version").fetchone()[0] == len(db.MIGRATIONS)
+    job = db.list_jobs(upgraded)[0]
+    assert (job["url"], job["user_id"], job["submitted_by"]) == ("http://e.com/a", None, None)
+    assert upgraded.execute("PRAGMA foreign_key_check").fetchall() == []
+    upgraded.close()
+
+
+def test_deleting_an_account_keeps_its_jobs_and_ends_its_sessions_and_tokens(connection):
+    user_id = db.create_user(connection, "ann", "hash", "member")
+    job_id = db.create_job(connection, "http://example.com/a", "720p", user_id=user_id)
+    db.create_session(connection, user_id, "s" * 64)
+    db.create_token(connection, user_id, "script", "t" * 64)
+    assert db.get_job(connection, job_id)["submitted_by"] == "ann"
+    db.delete_user(connection, user_id)
+    assert db.get_job(connection, job_id)["submitted_by"] is None
+    assert db.session_user(connection, "s" * 64, 0) is None and db.token_user(connection, "t" * 64) is None

@@ -17,6 +17,7 @@ import pytest
 
 import db
 import jobs
+import settings_store
 from config import load_settings
 from events import Broadcaster
 from pipeline.errors import Cancelled, MediaError
@@ -130,6 +131,33 @@ def processed_job_with_clip(connection, settings) -> tuple[int, int]:
     (folder / "video.mp4").write_bytes(b"video")
     db.save_result(connection, job_id, build_result(str(folder / "video.mp4")))
     return job_id, db.create_clip(connection, job_id, 1.0, 4.0, False, False)
+
+
+# --- settings changed while the app runs ----------------------------------------------------------
+
+def test_settings_page_changes_reach_the_next_job_and_a_new_model_or_policy_takes_a_fresh_process(
+        make_worker, connection, settings):
+    worker = make_worker()
+    analysis = worker.analysis
+    analysis.release.set()
+
+    def run_one(url: str):
+        job_id = queued_job(connection, url)
+        worker.enqueue(job_id)
+        wait_until(lambda: status(connection, job_id) == "Processed")
+        return analysis.requests[-1][2]  # the AnalysisOptions the job ran with
+
+    assert run_one("http://example.com/1").clip_max_seconds == 60 and analysis.starts == 1
+    settings_store.save(settings, connection, {"CLIP_MAX_SECONDS": "30", "DIARIZATION_BACKEND": "embedded"}, "ann")
+    options = run_one("http://example.com/2")
+    assert (options.clip_max_seconds, options.diarization) == (30, "embedded")
+    assert (analysis.starts, analysis.stops) == (1, 0)  # used per job: no new process needed
+    settings_store.save(settings, connection, {"FASTER_WHISPER_MODEL": "small"}, "ann")
+    assert run_one("http://example.com/3").whisper_model == "small"
+    assert (analysis.starts, analysis.stops) == (2, 1) and analysis.setup[0].whisper_model == "small"
+    settings_store.save(settings, connection, {"ALLOWED_NETWORKS": "192.168.1.20"}, "ann")
+    run_one("http://example.com/4")
+    assert analysis.starts == 3 and analysis.setup[1].allowed_networks == ("192.168.1.20/32",)
 
 
 # --- claiming ------------------------------------------------------------------------------------

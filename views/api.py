@@ -1,20 +1,25 @@
 """The JSON API under /api (described in static/openapi.yaml)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 import db
 import jobs
+import settings_store
+import speakers
+from auth import require_admin
 from jobs import UserError
+from settings_store import SettingsInvalid
 from views.cache import list_cache
-from views.serialize import candidate_dict, clip_dict, job_dict, overlaps_of, segment_dict, turn_dict
+from views.serialize import (candidate_dict, clip_dict, job_dict, overlaps_of, person_dict, segment_dict,
+                             speaker_dict, turn_dict)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_PAGE = 200
 
 
 def _settings():
-    return current_app.config["SETTINGS"]
+    return settings_store.for_request()
 
 
 def _worker():
@@ -68,7 +73,8 @@ def create_jobs():
         raise UserError("'urls' must be a list of strings.")
     connection = db.get_db()
     job_ids = jobs.submit(connection, _worker(), _settings(), "\n".join(urls),
-                          data.get("resolution") or _settings().default_resolution, jobs.parse_speakers(data))
+                          data.get("resolution") or _settings().default_resolution, jobs.parse_speakers(data),
+                          g.user.id)
     return jsonify(jobs=[job_dict(db.get_job(connection, i)) for i in job_ids]), 201
 
 
@@ -79,6 +85,7 @@ def get_job(job_id: int):
 
 @bp.delete("/jobs/<int:job_id>")
 def delete_job(job_id: int):
+    jobs.check_may_change(db.get_db(), g.user, [job_id], "delete")
     jobs.delete(db.get_db(), _worker(), [job_id])
     return "", 204
 
@@ -86,6 +93,7 @@ def delete_job(job_id: int):
 @bp.post("/jobs/<int:job_id>/retry")
 def retry_job(job_id: int):
     connection = db.get_db()
+    jobs.check_may_change(connection, g.user, [job_id], "retry")
     jobs.retry(connection, _worker(), job_id)
     return jsonify(job_dict(db.get_job(connection, job_id)))
 
@@ -93,6 +101,7 @@ def retry_job(job_id: int):
 @bp.post("/jobs/<int:job_id>/cancel")
 def cancel_job(job_id: int):
     connection = db.get_db()
+    jobs.check_may_change(connection, g.user, [job_id], "cancel")
     jobs.cancel(connection, _worker(), job_id)
     return jsonify(job_dict(db.get_job(connection, job_id))), 202
 
@@ -101,9 +110,61 @@ def cancel_job(job_id: int):
 def segments(job_id: int):
     connection = db.get_db()
     jobs.require_job(connection, job_id)
-    turns = [turn_dict(t) for t in db.turns_for(connection, job_id)]
-    return jsonify(segments=[segment_dict(s) for s in db.segments_for(connection, job_id)],
+    names = db.speaker_names(connection, job_id)
+    turns = [turn_dict(t, names) for t in db.turns_for(connection, job_id)]
+    return jsonify(segments=[segment_dict(s, names) for s in db.segments_for(connection, job_id)],
                    turns=turns, overlaps=overlaps_of(turns))
+
+
+@bp.get("/jobs/<int:job_id>/speakers")
+def list_speakers(job_id: int):
+    connection = db.get_db()
+    jobs.require_job(connection, job_id)
+    suggested = speakers.suggestions(connection, job_id)
+    return jsonify(speakers=[speaker_dict(row, suggested.get(row["label"])) for row in db.speakers_for(connection, job_id)])
+
+
+@bp.put("/jobs/<int:job_id>/speakers/<label>")
+def name_speaker(job_id: int, label: str):
+    connection = db.get_db()
+    jobs.check_may_change(connection, g.user, [job_id], "name speakers in")
+    speakers.name_speaker(connection, job_id, label, _body().get("name"))
+    return jsonify(speaker_dict(db.get_speaker(connection, job_id, label), None))
+
+
+@bp.post("/jobs/<int:job_id>/speakers/<label>/suggestion")
+def answer_suggestion(job_id: int, label: str):
+    connection = db.get_db()
+    jobs.check_may_change(connection, g.user, [job_id], "name speakers in")
+    accept = _body().get("accept")
+    if not isinstance(accept, bool):
+        raise UserError('Send {"accept": true} or {"accept": false}.')
+    speakers.answer_suggestion(connection, job_id, label, accept)
+    return jsonify(speaker_dict(db.get_speaker(connection, job_id, label), None))
+
+
+@bp.get("/people")
+def list_people():
+    return jsonify(people=[person_dict(p) for p in db.list_people(db.get_db())])
+
+
+@bp.patch("/people/<int:person_id>")
+def rename_person(person_id: int):
+    require_admin()
+    connection = db.get_db()
+    speakers.rename_person(connection, person_id, _body().get("name"))
+    return jsonify(person_dict(next(p for p in db.list_people(connection) if p["id"] == person_id)))
+
+
+@bp.post("/people/<int:person_id>/merge")
+def merge_person(person_id: int):
+    require_admin()
+    connection = db.get_db()
+    into = _body().get("into")
+    if not isinstance(into, int):
+        raise UserError('Send {"into": <person id>}.')
+    speakers.merge_people(connection, person_id, into)
+    return jsonify(person_dict(next(p for p in db.list_people(connection) if p["id"] == into)))
 
 
 @bp.get("/jobs/<int:job_id>/candidates")
@@ -133,3 +194,34 @@ def get_clip(clip_id: int):
     if clip is None:
         abort(404)
     return jsonify(clip_dict(clip))
+
+
+def _setting_text(name: str, value) -> str | None:
+    """A JSON value as the environment would spell it; null puts the setting back to its default."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    raise UserError(f"{name} must be a string, a number, true/false or null.")
+
+
+@bp.get("/settings")
+def list_settings():
+    require_admin()
+    entries = settings_store.entries(current_app.config["SETTINGS"], db.get_db())
+    return jsonify(settings=[entry.public() for entry in entries])
+
+
+@bp.patch("/settings")
+def change_settings():
+    """Change settings, all or none: {"DIARIZATION_BACKEND": "embedded", "CLIP_MAX_SECONDS": 45}."""
+    require_admin()
+    changes = {name: _setting_text(name, value) for name, value in _body().items()}
+    try:
+        changed = settings_store.save(current_app.config["SETTINGS"], db.get_db(), changes, g.user.name)
+    except SettingsInvalid as error:
+        return jsonify(error=str(error), errors=error.errors), 400
+    entries = settings_store.entries(current_app.config["SETTINGS"], db.get_db())
+    return jsonify(changed=changed, settings=[entry.public() for entry in entries])

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 
-from flask import (Blueprint, abort, current_app, flash, get_template_attribute, redirect, render_template,
+from flask import (Blueprint, abort, current_app, flash, g, get_template_attribute, redirect, render_template,
                    request, url_for)
 from markupsafe import Markup
 
 import db
 import jobs
+import settings_store
+import speakers
 from jobs import UserError
 from views.cache import list_cache
 from views.serialize import overlaps_of
@@ -19,7 +21,7 @@ SPEAKER_COLOURS = ["#0d6efd", "#dc3545", "#198754", "#fd7e14", "#6f42c1", "#20c9
 
 
 def _settings():
-    return current_app.config["SETTINGS"]
+    return settings_store.for_request()
 
 
 def _worker():
@@ -61,7 +63,7 @@ def submit():
     try:
         speakers = jobs.parse_speakers(request.form)
         job_ids = jobs.submit(db.get_db(), _worker(), _settings(), request.form.get("urls", ""),
-                              request.form.get("resolution", _settings().default_resolution), speakers)
+                              request.form.get("resolution", _settings().default_resolution), speakers, g.user.id)
     except UserError as error:
         flash(str(error), "danger")
         return _render_home(1, request.form, error.status)
@@ -73,6 +75,7 @@ def submit():
 def delete():
     try:
         ids = [int(value) for value in request.form.getlist("job_ids")]
+        jobs.check_may_change(db.get_db(), g.user, ids, "delete")
         count = jobs.delete(db.get_db(), _worker(), ids)
     except ValueError:
         flash("Job ids must be numbers.", "danger")
@@ -86,6 +89,7 @@ def delete():
 @bp.post("/jobs/<int:job_id>/retry")
 def retry(job_id: int):
     try:
+        jobs.check_may_change(db.get_db(), g.user, [job_id], "retry")
         jobs.retry(db.get_db(), _worker(), job_id)
         flash(f"Job {job_id} is queued again.", "success")
     except UserError as error:
@@ -96,6 +100,7 @@ def retry(job_id: int):
 @bp.post("/jobs/<int:job_id>/cancel")
 def cancel(job_id: int):
     try:
+        jobs.check_may_change(db.get_db(), g.user, [job_id], "cancel")
         jobs.cancel(db.get_db(), _worker(), job_id)
         flash(f"Job {job_id} is being cancelled.", "success")
     except UserError as error:
@@ -133,8 +138,31 @@ def details(job_id: int):
         "pages/details.html", job=job, turns=turns, segments=segments, candidates=candidates,
         timeline_length=timeline_length,
         clips=db.clips_for(connection, job_id), colours=_speaker_colours(turns, segments),
-        overlaps=overlaps_of(turns),
+        overlaps=overlaps_of(turns), names=speakers.display_names(connection, job_id),
+        suggestions=speakers.suggestions(connection, job_id),
         timings=json.loads(job["timings"]) if job["timings"] else {}, settings=_settings())
+
+
+@bp.post("/jobs/<int:job_id>/speakers/<label>")
+def name_speaker(job_id: int, label: str):
+    """Name a speaker (click its label on the details page); an empty name unnames it."""
+    try:
+        jobs.check_may_change(db.get_db(), g.user, [job_id], "name speakers in")
+        name = speakers.name_speaker(db.get_db(), job_id, label, request.form.get("name"))
+        flash(f"{label} is now {name}." if name else f"{label} has no name now.", "success")
+    except UserError as error:
+        flash(str(error), "danger")
+    return redirect(url_for("pages.details", job_id=job_id))
+
+
+@bp.post("/jobs/<int:job_id>/speakers/<label>/suggestion")
+def answer_suggestion(job_id: int, label: str):
+    try:
+        jobs.check_may_change(db.get_db(), g.user, [job_id], "name speakers in")
+        speakers.answer_suggestion(db.get_db(), job_id, label, request.form.get("answer") == "accept")
+    except UserError as error:
+        flash(str(error), "danger")
+    return redirect(url_for("pages.details", job_id=job_id))
 
 
 @bp.get("/errors")

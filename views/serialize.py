@@ -16,17 +16,32 @@ def job_dict(job) -> dict:
         "webpage_url": job["webpage_url"], "language": job["language"],
         "diarization_backend": job["diarization_backend"], "diarization_reason": job["diarization_reason"],
         "timings": json.loads(job["timings"]) if job["timings"] else None,
+        "submitted_by": job["submitted_by"],
         "created_at": job["created_at"], "updated_at": job["updated_at"], "finished_at": job["finished_at"],
         "details_url": url_for("pages.details", job_id=job["id"]),
     }
 
 
-def segment_dict(segment) -> dict:
-    return {key: segment[key] for key in ("id", "position", "start", "end", "speaker", "text", "kind", "sentiment")}
+def segment_dict(segment, names: dict) -> dict:
+    """`names`: {label: name} of the job's named speakers."""
+    return {**{key: segment[key] for key in ("id", "position", "start", "end", "speaker", "text", "kind", "sentiment")},
+            "speaker_name": names.get(segment["speaker"])}
 
 
-def turn_dict(turn) -> dict:
-    return {key: turn[key] for key in ("start", "end", "speaker")}
+def turn_dict(turn, names: dict) -> dict:
+    return {**{key: turn[key] for key in ("start", "end", "speaker")}, "speaker_name": names.get(turn["speaker"])}
+
+
+def speaker_dict(speaker, suggestion) -> dict:
+    """A job's speaker: its label, the person's name when named, and a suggested name by voice."""
+    return {"label": speaker["label"], "name": speaker["name"], "person_id": speaker["person_id"],
+            "seconds": speaker["seconds"], "has_voiceprint": speaker["voiceprint"] is not None,
+            "suggestion": None if suggestion is None else {"person_id": suggestion.person_id, "name": suggestion.name,
+                                                           "similarity": suggestion.similarity}}
+
+
+def person_dict(person) -> dict:
+    return {"id": person["id"], "name": person["name"], "videos": person["videos"], "seconds": person["seconds"]}
 
 
 def overlaps_of(turns) -> list[dict]:
