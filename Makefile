@@ -36,6 +36,7 @@ bench: $(DEV_STAMP)
 	$(PY) -m bench.cut
 	$(PY) -m bench.long
 	$(PY) -m bench.load
+	$(PY) -m bench.search
 
 bench-quality: $(DEV_STAMP)
 	$(PY) -m bench.quality

@@ -16,6 +16,7 @@ import commands
 import db
 import security
 import settings_store
+import uploads
 from config import ROOT, ConfigError, Settings, is_loopback, load_settings
 from events import Broadcaster
 from instance_lock import AlreadyRunning, lock_data_folder
@@ -44,14 +45,15 @@ def create_app(config: dict | None = None, env_file: dict | None = None) -> Flas
     csrf.init_app(app)
     app.cli.add_command(commands.users)
 
-    from views import accounts as account_views, api, auth as auth_views, events, files, pages, people
-    from views import settings as settings_views
-    for blueprint in (pages.bp, people.bp, files.bp, events.bp, api.bp, auth_views.bp, account_views.bp,
-                      settings_views.bp):
+    from views import accounts as account_views, api, auth as auth_views, clips, events, files, pages, people
+    from views import search, settings as settings_views
+    for blueprint in (pages.bp, search.bp, clips.bp, people.bp, files.bp, events.bp, api.bp, auth_views.bp,
+                      account_views.bp, settings_views.bp):
         app.register_blueprint(blueprint)
     # The JSON API is protected by requiring a JSON body type (browsers cannot send one
     # cross-site without a CORS preflight, which we never grant) instead of a form token.
     csrf.exempt(api.bp)
+    csrf.exempt(pages.upload)  # the uploads check the token themselves (views/uploading.py)
     app.before_request(_api_requires_json)
 
     broadcaster = Broadcaster()
@@ -61,7 +63,7 @@ def create_app(config: dict | None = None, env_file: dict | None = None) -> Flas
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        message = "The form expired or did not come from this app; reload the page and try again."
+        message = auth.CSRF_REFUSED
         if request.accept_mimetypes.best == "application/json" or request.is_json:
             return jsonify(error=message), 400
         return render_template("pages/message.html", title="Request refused", message=message), 400
@@ -90,7 +92,8 @@ def create_app(config: dict | None = None, env_file: dict | None = None) -> Flas
 
 
 def _api_requires_json():
-    if request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH") and not request.is_json:
+    if (request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH") and not request.is_json
+            and request.endpoint != "api.upload"):  # a form with a file, behind its own CSRF check
         return jsonify(error="Send JSON with Content-Type: application/json."), 415
     return None
 
@@ -111,7 +114,7 @@ def _no_account_message(settings: Settings) -> str | None:
 
 def main() -> int:
     from dotenv import dotenv_values, load_dotenv
-    from waitress import serve
+    from waitress import create_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     env_file = ROOT / ".env"
@@ -136,14 +139,21 @@ def main() -> int:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read by huggingface_hub at import: set it first
     # SIGTERM (service managers, `kill`) stops like Ctrl-C: the worker is told to stop first.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    uploads.clear_staging(settings)
     worker.start(keep_fds=(lock,))
     mode = "sign-in required" if settings.sign_in_required else "no sign-in"
     print(f"Serving on http://{settings.host}:{settings.port} ({mode})", flush=True)
     proxy = ({"trusted_proxy": settings.trusted_proxy, "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
              if settings.trusted_proxy else {})
+    # Waitress receives a whole request body (into a temporary file past 512 kB) before the app sees
+    # it: it refuses one larger than an upload may be as soon as its length is declared. Its limit
+    # follows MAX_UPLOAD_MB when the Settings page changes it (each request reads it anew).
+    server = create_server(app, host=settings.host, port=settings.port, threads=settings.waitress_threads,
+                           channel_timeout=120, ident="clipper",
+                           max_request_body_size=uploads.body_limit(settings_store.current(settings)), **proxy)
+    settings_store.on_change(app, lambda now: setattr(server.adj, "max_request_body_size", uploads.body_limit(now)))
     try:
-        serve(app, host=settings.host, port=settings.port, threads=settings.waitress_threads,
-              channel_timeout=120, ident="clipper", **proxy)
+        server.run()
     finally:
         worker.stop()
     return 0

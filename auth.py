@@ -22,6 +22,7 @@ from security import host_name
 # Open to anyone: the sign-in and first-run pages and the static files they need.
 PUBLIC_ENDPOINTS = {"static", "auth.sign_in", "auth.setup"}
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "[::1]"}
+CSRF_REFUSED = "The form expired or did not come from this app; reload the page and try again."
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -72,6 +73,7 @@ def _unauthorized(message: str):
 
 def identify():
     """Before each request: find the user; send anyone else to sign in (or to first-run setup)."""
+    g.by_token = False
     if not current_app.config["SETTINGS"].sign_in_required:
         g.user = NOBODY
         return None
@@ -80,6 +82,7 @@ def identify():
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and _takes_tokens():  # other schemes (a proxy's Basic) are not ours
         g.user = accounts.token_user(connection, token.strip())
+        g.by_token = g.user is not None
         return None if g.user else _unauthorized("This API token is not valid: it was revoked or never issued.")
     if "sid" in session:
         lifetime = settings_store.for_request().session_lifetime_days
@@ -103,6 +106,12 @@ def _no_account_yet():
     if _wants_json():
         return _unauthorized(message)
     return render_template("pages/message.html", title="No account yet", message=message), 503
+
+
+def by_token() -> bool:
+    """Whether an API token, not a browser's cookie, says who is asking: such a request cannot be
+    forged by another site, so it needs no CSRF token."""
+    return g.get("by_token", False)
 
 
 def require_admin() -> None:

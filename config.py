@@ -141,6 +141,8 @@ SETTINGS = [
     ("DEFAULT_RESOLUTION", "720p", _choice(RESOLUTIONS), "download resolution preselected in the form"),
     ("MAX_FILESIZE_MB", "4096", _limit, "refuse downloads larger than this, before and while downloading (0: no limit)"),
     ("MAX_DURATION_SECONDS", "14400", _limit, "refuse videos longer than this (0: no limit)"),
+    ("MAX_PLAYLIST_VIDEOS", "50", _positive_int, "a playlist or channel queues at most this many of its videos, the first ones"),
+    ("MAX_UPLOAD_MB", "4096", _positive_int, "largest video or audio file that can be uploaded, in MB"),
     ("ALLOW_PRIVATE_URLS", "0", _bool, "allow loopback, private, link-local and other non-public addresses (off by default)"),
     ("ALLOWED_NETWORKS", "", _networks, "addresses or networks (CIDR) to allow even when private addresses are refused, e.g. a NAS at 192.168.1.20"),
     ("EVENTS_KEEPALIVE_SECONDS", "15", _positive_float, "idle seconds before a live stream sends a keep-alive comment; keep it well under Waitress's 120 s channel_timeout"),
@@ -153,7 +155,8 @@ SETTINGS = [
 CHANGEABLE_AT_RUN_TIME = (
     "FASTER_WHISPER_MODEL", "FASTER_WHISPER_COMPUTE_TYPE", "FASTER_WHISPER_DEVICE", "DIARIZATION_BACKEND",
     "PYANNOTE_PIPELINE", "HUGGING_FACE_TOKEN", "CLIP_MIN_SECONDS", "CLIP_MAX_SECONDS", "DEFAULT_RESOLUTION",
-    "MAX_FILESIZE_MB", "MAX_DURATION_SECONDS", "ALLOW_PRIVATE_URLS", "ALLOWED_NETWORKS", "SESSION_LIFETIME_DAYS",
+    "MAX_FILESIZE_MB", "MAX_DURATION_SECONDS", "MAX_PLAYLIST_VIDEOS", "MAX_UPLOAD_MB", "ALLOW_PRIVATE_URLS",
+    "ALLOWED_NETWORKS", "SESSION_LIFETIME_DAYS",
 )
 SECRET_SETTINGS = ("HUGGING_FACE_TOKEN",)  # write-only: never shown, sent or logged
 BY_NAME = {name: (default, parse, help_text) for name, default, parse, help_text in SETTINGS}
@@ -183,6 +186,8 @@ class Settings:
     default_resolution: str
     max_filesize_mb: int | None
     max_duration_seconds: int | None
+    max_playlist_videos: int
+    max_upload_mb: int
     allow_private_urls: bool
     allowed_networks: tuple[str, ...]
     events_keepalive_seconds: float

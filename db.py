@@ -175,6 +175,51 @@ MIGRATIONS = [
     CREATE INDEX sign_in_failures_key ON sign_in_failures (key, failed_at);
     ALTER TABLE jobs ADD COLUMN user_id INTEGER REFERENCES users (id) ON DELETE SET NULL;
     """,
+    # A playlist or channel, expanded into one job per video (jobs.group_id); it lives as long as one of them.
+    """
+    CREATE TABLE job_groups (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        url TEXT NOT NULL,
+        title TEXT NOT NULL,
+        queued INTEGER NOT NULL,  -- how many of its videos were queued
+        video_count INTEGER,  -- how many videos the site said it has, when it said
+        more INTEGER NOT NULL DEFAULT 0,  -- it has more videos than were queued (the cap)
+        user_id INTEGER REFERENCES users (id) ON DELETE SET NULL,  -- who submitted it, as its jobs
+        created_at REAL NOT NULL
+    );
+    ALTER TABLE jobs ADD COLUMN group_id INTEGER REFERENCES job_groups (id);
+    CREATE INDEX jobs_group ON jobs (group_id);
+    CREATE TRIGGER job_groups_emptied AFTER DELETE ON jobs
+        WHEN OLD.group_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM jobs WHERE group_id = OLD.group_id)
+        BEGIN DELETE FROM job_groups WHERE id = OLD.group_id; END;
+    """,
+    # An uploaded file's job: its url is the file's name, and the file lies in the job's folder.
+    """
+    ALTER TABLE jobs ADD COLUMN uploaded INTEGER NOT NULL DEFAULT 0;
+    """,
+    # Transcript search: an FTS5 index over the segments' text that triggers keep in step with the
+    # table, whoever writes it (save_result, a delete's cascade, a later edit); built here for the
+    # jobs already processed. Porter stemming finds "grow" in "growing"; 2- and 3-letter prefix
+    # indexes keep short prefix searches ("ga*") fast. Speakers' names are not in it: a search
+    # reads them from speakers and people, so naming or renaming someone needs no reindexing.
+    """
+    CREATE VIRTUAL TABLE segments_fts USING fts5(
+        text, content='segments', content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2', prefix='2 3');
+    CREATE TRIGGER segments_fts_inserted AFTER INSERT ON segments BEGIN
+        INSERT INTO segments_fts (rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER segments_fts_deleted AFTER DELETE ON segments BEGIN
+        INSERT INTO segments_fts (segments_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER segments_fts_updated AFTER UPDATE OF id, text ON segments BEGIN
+        INSERT INTO segments_fts (segments_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO segments_fts (rowid, text) VALUES (new.id, new.text);
+    END;
+    INSERT INTO segments_fts (segments_fts) VALUES ('rebuild');
+    -- The speaker filter and its list of names: the labels nobody has given a name yet.
+    CREATE INDEX speakers_unnamed ON speakers (label) WHERE person_id IS NULL;
+    """,
 ]
 
 
@@ -236,12 +281,14 @@ class transaction:
 # --- jobs -------------------------------------------------------------------
 
 def create_job(db, url: str, resolution: str, num_speakers=None, min_speakers=None, max_speakers=None,
+               title: str | None = None, group_id: int | None = None, uploaded: bool = False,
                user_id: int | None = None) -> int:
     now = time.time()
     cursor = db.execute(
-        "INSERT INTO jobs (url, title, status, resolution, num_speakers, min_speakers, max_speakers, user_id,"
-        " created_at, updated_at) VALUES (?, ?, 'Pending', ?, ?, ?, ?, ?, ?, ?)",
-        (url, url, resolution, num_speakers, min_speakers, max_speakers, user_id, now, now))
+        "INSERT INTO jobs (url, title, status, resolution, num_speakers, min_speakers, max_speakers, group_id,"
+        " uploaded, user_id, created_at, updated_at) VALUES (?, ?, 'Pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (url, title or url, resolution, num_speakers, min_speakers, max_speakers, group_id, int(uploaded),
+         user_id, now, now))
     return cursor.lastrowid
 
 
@@ -431,6 +478,160 @@ def failed_jobs(db, limit: int = 200) -> list[sqlite3.Row]:
                       (limit,)).fetchall()
 
 
+# --- groups (a playlist's jobs) ------------------------------------------------
+
+def create_group(db, url: str, title: str, queued: int, video_count: int | None, more: bool,
+                 user_id: int | None = None) -> int:
+    cursor = db.execute("INSERT INTO job_groups (url, title, queued, video_count, more, user_id, created_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)", (url, title, queued, video_count, int(more), user_id, time.time()))
+    return cursor.lastrowid
+
+
+GROUP_ROWS = ("SELECT job_groups.*, users.name AS submitted_by FROM job_groups"
+              " LEFT JOIN users ON users.id = job_groups.user_id")
+
+
+def get_group(db, group_id: int) -> sqlite3.Row | None:
+    return db.execute(f"{GROUP_ROWS} WHERE job_groups.id = ?", (group_id,)).fetchone()
+
+
+def groups_by_id(db, group_ids) -> dict[int, sqlite3.Row]:
+    ids = list(dict.fromkeys(group_ids))
+    rows = db.execute(f"{GROUP_ROWS} WHERE job_groups.id IN ({','.join('?' * len(ids))})", ids).fetchall()
+    return {row["id"]: row for row in rows}
+
+
+def group_jobs(db, group_id: int) -> list[sqlite3.Row]:
+    """The group's jobs in playlist order."""
+    return db.execute(f"{JOB_ROWS} WHERE jobs.group_id = ? ORDER BY jobs.id", (group_id,)).fetchall()
+
+
+def group_counts(db, group_ids) -> dict[int, dict[str, int]]:
+    """How many of each group's jobs are in each status."""
+    ids = list(dict.fromkeys(group_ids))
+    counts: dict[int, dict[str, int]] = {group_id: {} for group_id in ids}
+    for group_id, status, n in db.execute(
+            f"SELECT group_id, status, COUNT(*) FROM jobs WHERE group_id IN ({','.join('?' * len(ids))})"
+            " GROUP BY group_id, status", ids):
+        counts[group_id][status] = n
+    return counts
+# --- transcript search --------------------------------------------------------
+
+SEARCH_WINDOW = 10_000  # matches ranked at most (the newest): ranking costs time for every match
+_LAST_ID = 2 ** 63 - 1
+
+
+# How search_segments finds the matches it ranks (`kept`, with their bm25 score) among the newest
+# `window` + 1 (`newest`; the extra row only tells that more matched and is not ranked).
+_MATCHES = """
+    newest AS MATERIALIZED (
+        SELECT rowid AS id{score} FROM segments_fts
+        WHERE segments_fts MATCH :match AND rowid BETWEEN :low AND :high
+        ORDER BY rowid DESC LIMIT :window + 1),
+    in_window AS MATERIALIZED (
+        SELECT * FROM newest WHERE (SELECT count(*) FROM newest) <= :window OR id > (SELECT min(id) FROM newest))"""
+_RANKED_MATCHES = _MATCHES.format(score=", bm25(segments_fts) AS score") + """,
+    kept AS MATERIALIZED (
+        SELECT id, score FROM in_window
+        WHERE :job IS NULL OR EXISTS (SELECT 1 FROM segments WHERE segments.id = in_window.id AND job_id = :job))"""
+# With a speaker, bm25 (a good part of a search's time) is worked out only for that speaker's matches,
+# in one more pass over their id range. A segment is the speaker's when its job's speaker with its
+# label is the person called :speaker, or is unnamed and has :speaker for a label.
+_SPEAKERS_MATCHES = _MATCHES.format(score="") + """,
+    named (job_id, label) AS MATERIALIZED (
+        SELECT speakers.job_id, speakers.label FROM people JOIN speakers ON speakers.person_id = people.id
+        WHERE people.name = :speaker AND (:job IS NULL OR speakers.job_id = :job)),
+    theirs AS MATERIALIZED (
+        SELECT id FROM in_window WHERE EXISTS (
+            SELECT 1 FROM segments WHERE segments.id = in_window.id AND (:job IS NULL OR segments.job_id = :job)
+            AND ((segments.job_id, segments.speaker) IN named OR (
+                segments.speaker = :speaker AND NOT EXISTS (
+                    SELECT 1 FROM speakers WHERE speakers.job_id = segments.job_id
+                    AND speakers.label = segments.speaker AND speakers.person_id IS NOT NULL))))),
+    kept AS MATERIALIZED (  -- "+rowid": a filter on the rows read, not one lookup per id
+        SELECT rowid AS id, bm25(segments_fts) AS score FROM segments_fts
+        WHERE segments_fts MATCH :match AND rowid BETWEEN (SELECT min(id) FROM theirs) AND (SELECT max(id) FROM theirs)
+          AND +rowid IN theirs)"""
+
+
+def search_segments(db, match: str, speaker: str | None = None, job_id: int | None = None, limit: int = 20,
+                    offset: int = 0, window: int = SEARCH_WINDOW) -> tuple[list[sqlite3.Row], bool]:
+    """Segments matching an FTS5 expression, best first (bm25), each with a snippet whose matching
+    words sit between \x02 and \x03; and whether more than `window` matched: then only the newest
+    `window` matches were ranked, which bounds the time a common word takes.
+
+    `speaker` is a name as pages show it: a person's (every speaker named so, in any video), or the
+    label of a speaker nobody has named. Names are joined at query time, so a rename shows at once.
+
+    The index is read to find the newest matches (only in a job's id range when filtering by video:
+    a job's segments are inserted together) and rank them, then the page's snippets are made in one
+    more pass over just their id range (a lookup per row would set a prefix's list of words up again
+    for each). Every row also says how many matched (at most `window` + 1); when nothing is kept,
+    one row says it and the rest of it is NULL.
+    """
+    low, high = 0, _LAST_ID
+    if job_id is not None:
+        low, high = db.execute("SELECT min(id), max(id) FROM segments WHERE job_id = ?", (job_id,)).fetchone()
+        if low is None:
+            return [], False
+    rows = db.execute(f"""
+        WITH {_RANKED_MATCHES if speaker is None else _SPEAKERS_MATCHES},
+        best AS MATERIALIZED (SELECT id, score FROM kept ORDER BY score, id LIMIT :limit OFFSET :offset),
+        marked AS MATERIALIZED (
+            SELECT rowid AS id, snippet(segments_fts, 0, char(2), char(3), '…', 24) AS snippet FROM segments_fts
+            WHERE segments_fts MATCH :match AND rowid BETWEEN (SELECT min(id) FROM best) AND (SELECT max(id) FROM best)
+              AND +rowid IN (SELECT id FROM best))
+        SELECT ranked.count AS ranked, best.score, segments.id, segments.job_id, segments.start, segments.end,
+               segments.speaker, people.name AS speaker_name, segments.text, jobs.title, jobs.duration,
+               marked.snippet
+        FROM (SELECT count(*) AS count FROM newest) AS ranked LEFT JOIN best ON true
+        LEFT JOIN marked ON marked.id = best.id LEFT JOIN segments ON segments.id = best.id
+        LEFT JOIN jobs ON jobs.id = segments.job_id
+        LEFT JOIN speakers ON speakers.job_id = segments.job_id AND speakers.label = segments.speaker
+        LEFT JOIN people ON people.id = speakers.person_id ORDER BY best.score, best.id""",
+        {"match": match, "low": low, "high": high, "window": window, "speaker": speaker, "job": job_id,
+         "limit": limit, "offset": offset}).fetchall()
+    return [row for row in rows if row["id"] is not None], rows[0]["ranked"] > window
+
+
+def speaker_exists(db, speaker: str, job_id: int | None = None) -> bool:
+    """Whether anyone (in the job) is shown as `speaker`: a named person, or an unnamed speaker's label."""
+    if job_id is not None:
+        return db.execute(
+            "SELECT EXISTS (SELECT 1 FROM speakers LEFT JOIN people ON people.id = speakers.person_id"
+            " WHERE speakers.job_id = :job AND (people.name = :speaker"
+            " OR (speakers.person_id IS NULL AND speakers.label = :speaker)))",
+            {"speaker": speaker, "job": job_id}).fetchone()[0] == 1
+    # INDEXED BY: the planner would rather read every unnamed speaker through speakers_person.
+    return db.execute("""
+        SELECT EXISTS (SELECT 1 FROM people WHERE name = :speaker
+                       AND EXISTS (SELECT 1 FROM speakers WHERE person_id = people.id))
+            OR EXISTS (SELECT 1 FROM speakers INDEXED BY speakers_unnamed WHERE label = :speaker AND person_id IS NULL)
+        """, {"speaker": speaker}).fetchone()[0] == 1
+
+
+def speakers(db, job_id: int | None = None, limit: int = 500) -> list[str]:
+    """The names speakers are shown by, A to Z: a job's, or everyone's: people's names and the labels
+    nobody has named, those found by hopping along their index from one label to the next (a step
+    per label, instead of a row per speaker of every video)."""
+    if job_id is not None:
+        return [row[0] for row in db.execute(
+            "SELECT DISTINCT COALESCE(people.name, speakers.label) AS shown FROM speakers"
+            " LEFT JOIN people ON people.id = speakers.person_id WHERE speakers.job_id = ?"
+            " ORDER BY shown COLLATE NOCASE LIMIT ?", (job_id, limit))]
+    return [row[0] for row in db.execute("""
+        WITH RECURSIVE labels (label) AS (
+            SELECT min(label) FROM speakers INDEXED BY speakers_unnamed WHERE person_id IS NULL
+            UNION ALL
+            SELECT (SELECT min(label) FROM speakers INDEXED BY speakers_unnamed
+                    WHERE person_id IS NULL AND label > labels.label) FROM labels
+            WHERE labels.label IS NOT NULL LIMIT :limit)
+        SELECT name FROM (
+            SELECT name FROM people WHERE EXISTS (SELECT 1 FROM speakers WHERE person_id = people.id)
+            UNION SELECT label FROM labels WHERE label IS NOT NULL)
+        ORDER BY name COLLATE NOCASE LIMIT :limit""", {"limit": limit})]
+
+
 # --- clips ------------------------------------------------------------------
 
 def create_clip(db, job_id: int, start: float, end: float, captions: bool, vertical: bool,
@@ -457,6 +658,38 @@ def unfinished_clip_ids(db) -> list[int]:
 def finish_clip(db, clip_id: int, filename: str | None, error: str | None = None) -> None:
     db.execute("UPDATE clips SET status = ?, filename = ?, error = ? WHERE id = ?",
                ("Failed" if error else "Created", filename, error, clip_id))
+
+
+_CLIP_FILTERS = ("(:job IS NULL OR clips.job_id = :job) AND (:status IS NULL OR clips.status = :status)"
+                 " AND (:captions IS NULL OR clips.captions = :captions)"
+                 " AND (:vertical IS NULL OR clips.vertical = :vertical)")
+
+
+def list_clips(db, job_id: int | None = None, status: str | None = None, captions: bool | None = None,
+               vertical: bool | None = None, limit: int = 50, offset: int = 0) -> list[sqlite3.Row]:
+    """Clips of every job, newest first, with their video's title; a filter left None is not applied."""
+    return db.execute(
+        f"SELECT clips.*, jobs.title AS job_title FROM clips JOIN jobs ON jobs.id = clips.job_id WHERE {_CLIP_FILTERS}"
+        " ORDER BY clips.id DESC LIMIT :limit OFFSET :offset",
+        {"job": job_id, "status": status, "captions": captions, "vertical": vertical, "limit": limit,
+         "offset": offset}).fetchall()
+
+
+def count_clips(db, job_id: int | None = None, status: str | None = None, captions: bool | None = None,
+                vertical: bool | None = None) -> int:
+    return db.execute(f"SELECT COUNT(*) FROM clips WHERE {_CLIP_FILTERS}",
+                      {"job": job_id, "status": status, "captions": captions, "vertical": vertical}).fetchone()[0]
+
+
+def jobs_with_clips(db) -> list[sqlite3.Row]:
+    """The videos the clips page can be narrowed to, newest first."""
+    return db.execute("SELECT id, title, url FROM jobs WHERE id IN (SELECT job_id FROM clips) ORDER BY id DESC").fetchall()
+
+
+def clips_with_titles(db, clip_ids: list[int]) -> list[sqlite3.Row]:
+    return db.execute(
+        f"SELECT clips.*, jobs.title AS job_title FROM clips JOIN jobs ON jobs.id = clips.job_id"
+        f" WHERE clips.id IN ({','.join('?' * len(clip_ids))})", clip_ids).fetchall()
 
 
 # --- speakers and people ----------------------------------------------------

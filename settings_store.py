@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, g
+from flask import current_app, g, has_app_context
 
 import config
 import db
@@ -29,6 +29,12 @@ def current(settings: Settings, connection=None) -> Settings:
         return config.with_stored(settings, db.stored_settings(connection))
     finally:
         connection.close()
+
+
+def on_change(app, callback) -> None:
+    """Have `callback(settings)` called with the settings in force after each saved change: for what
+    is set once outside the app and must follow (the server's request body limit)."""
+    app.extensions.setdefault("settings_listeners", []).append(callback)
 
 
 def for_request() -> Settings:
@@ -139,4 +145,7 @@ def save(base: Settings, connection, changes: dict[str, str | None], changed_by:
         logged = {name: (_logged(name, as_text(getattr(before, name.lower()))),
                          _logged(name, as_text(getattr(after, name.lower())))) for name in wanted}
         db.save_settings(connection, wanted, changed_by, logged)
+        # Outside an app (a shell, a test of the worker) there is no server to tell.
+        for callback in current_app.extensions.get("settings_listeners", ()) if has_app_context() else ():
+            callback(after)
     return list(wanted)

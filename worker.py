@@ -2,7 +2,8 @@
 
 The job thread claims a job, has the analysis process run it, cancels it and deletes it with its
 files; the web side only asks. Analyses and cuts run in child processes (supervised.py), so a
-cancel, a delete or a shutdown stops them within a second, whatever stage they are in.
+cancel, a delete or a shutdown stops them within a second, whatever stage they are in. The listing
+process lists playlists for the web side (list_playlist), behind the same address guard as downloads.
 """
 from __future__ import annotations
 
@@ -29,10 +30,16 @@ PROGRESS_INTERVAL = 0.5  # seconds between progress writes within one stage
 POLL_SECONDS = 0.1  # how often an idle job thread looks for requests
 DELETE_TIMEOUT = 60  # seconds a page waits for the job thread to delete a job
 STOP_CUT_TIMEOUT = 30  # seconds a delete waits for a stopped cut to end
+LISTING_TIMEOUT = 60  # seconds a playlist may take to list (and a request waits for its turn)
 
 
 def job_dir(settings, job_id: int) -> Path:
     return settings.download_dir / str(job_id)
+
+
+def uploaded_file(settings, job_id: int, name: str) -> Path:
+    """Where an uploaded file lies: in its job's folder, where the download stage takes it from."""
+    return job_dir(settings, job_id) / "upload" / Path(name).name
 
 
 def clips_dir(settings, job_id: int) -> Path:
@@ -67,14 +74,16 @@ class _Request:
 
 
 class Worker:
-    """The job and clip threads; `analysis` and `cutter` run the work (child processes unless a test
-    gives stand-ins with the same `start`, `call` and `stop`)."""
+    """The job and clip threads; `analysis`, `cutter` and `lister` run the work (child processes unless
+    a test gives stand-ins with the same `start`, `call` and `stop`)."""
 
-    def __init__(self, settings, broadcaster: Broadcaster, analysis=None, cutter=None):
+    def __init__(self, settings, broadcaster: Broadcaster, analysis=None, cutter=None, lister=None):
         self.settings = settings
         self.broadcaster = broadcaster
         self.analysis = analysis or ChildProcess("analysis", ROOT / "analysis_process.py", _analysis_setup(settings))
         self.cutter = cutter or ChildProcess("clip", ROOT / "clip_process.py")
+        self.lister = lister or ChildProcess("listing", ROOT / "listing_process.py", settings.address_policy())
+        self._listing = threading.Lock()  # the listing process lists one playlist at a time
         self.jobs: queue.Queue[int] = queue.Queue()
         self.clips: queue.Queue[int] = queue.Queue()
         self.exit_event = threading.Event()
@@ -119,6 +128,8 @@ class Worker:
             thread.join(timeout=10)
         self.analysis.stop()
         self.cutter.stop()
+        with self._listing:
+            self.lister.stop()
 
     @property
     def running(self) -> bool:
@@ -136,14 +147,33 @@ class Worker:
         """Ask the job thread to cancel the job if it is running it (a waiting job is cancelled in the database)."""
         self._requests.put(_Request("cancel", job_id))
 
-    def delete(self, connection, job_id: int) -> bool:
-        """Have the job deleted with its rows and files (a running one is cancelled first); False on timeout."""
+    def delete(self, connection, job_ids: list[int]) -> bool:
+        """Have the jobs deleted with their rows and files (a running one is cancelled first); False on
+        timeout. All are asked at once: the job thread deletes them in one go (a playlist's fifty)."""
         if not self.running:  # no thread runs anything: nothing to stop, so delete here
-            self._delete(connection, job_id)
+            for job_id in job_ids:
+                self._delete(connection, job_id)
             return True
-        request = _Request("delete", job_id)
-        self._requests.put(request)
-        return request.done.wait(DELETE_TIMEOUT)
+        requests = [_Request("delete", job_id) for job_id in job_ids]
+        for request in requests:
+            self._requests.put(request)
+        deadline = time.monotonic() + DELETE_TIMEOUT
+        return all(request.done.wait(max(deadline - time.monotonic(), 0)) for request in requests)
+
+    def list_playlist(self, url: str, limit: int):
+        """The first `limit` videos of a playlist or channel (pipeline.playlist.Playlist), listed in the
+        listing process; PipelineError says why not (a listing that takes too long is stopped)."""
+        if not self._listing.acquire(timeout=LISTING_TIMEOUT):
+            raise PipelineError("Other playlists are being listed; try again in a minute.")
+        try:
+            deadline = time.monotonic() + LISTING_TIMEOUT
+            return self.lister.call((url, limit), lambda *message: None,
+                                    lambda: time.monotonic() > deadline or self.exit_event.is_set())
+        except Cancelled:
+            raise PipelineError(f"Listing the playlist took longer than {LISTING_TIMEOUT} s and was stopped; "
+                                "try again, or add its videos' own addresses.") from None
+        finally:
+            self._listing.release()
 
     def announce_job(self, connection, job_id: int) -> None:
         """Wake the live streams with the job as just saved (None once it is deleted)."""
@@ -208,9 +238,10 @@ class Worker:
         options = settings.analysis_options(
             resolution=job["resolution"], num_speakers=job["num_speakers"],
             min_speakers=job["min_speakers"], max_speakers=job["max_speakers"])
+        source = str(uploaded_file(self.settings, job_id, job["url"])) if job["uploaded"] else job["url"]
         self._running_job = job_id
         try:
-            result = self.analysis.call((job["url"], str(job_dir(self.settings, job_id)), options),
+            result = self.analysis.call((source, str(job_dir(self.settings, job_id)), options),
                                         self._progress_saver(connection, job_id), lambda: self._must_stop(connection))
             db.save_result(connection, job_id, result)
         except Cancelled:

@@ -206,6 +206,24 @@ def _find_video(dest: Path) -> Path:
     return max(files, key=lambda p: p.stat().st_size)
 
 
+def _in_folder(source: Path, dest: Path) -> bool:
+    """Whether a local file lies in the job's own folder: such a file is taken even when local files
+    are not (web jobs), as only the app puts one there (an upload)."""
+    return source.resolve().is_relative_to(dest.resolve())
+
+
+def _link_or_copy(source: Path, path: Path) -> None:
+    """Put the file at `path` under a temporary name, then rename: a hard link where the file system
+    allows (no second copy of a big upload), a copy otherwise."""
+    partial = path.with_name(path.name + ".part")
+    partial.unlink(missing_ok=True)
+    try:
+        os.link(source, partial)
+    except OSError:
+        shutil.copyfile(source, partial)
+    os.replace(partial, path)
+
+
 def download(source: str, dest: str | os.PathLike, options: AnalysisOptions,
              progress: ProgressCallback = no_progress) -> VideoInfo:
     """Put the source video in `dest` and describe it; raise a typed error if it can't be used."""
@@ -218,10 +236,10 @@ def download(source: str, dest: str | os.PathLike, options: AnalysisOptions,
         title = info.get("title") or path.stem
         meta = dict(uploader=info.get("uploader"), thumbnail=info.get("thumbnail"),
                     webpage_url=info.get("webpage_url") or source)
-    elif options.allow_local_files and Path(source).is_file():
+    elif Path(source).is_file() and (options.allow_local_files or _in_folder(Path(source), dest)):
         path = dest / ("video" + (Path(source).suffix or ".mp4"))
         if Path(source).resolve() != path.resolve():
-            shutil.copyfile(source, path)
+            _link_or_copy(Path(source), path)
         title = Path(source).stem
         meta = dict(uploader=None, thumbnail=None, webpage_url=None)
     else:

@@ -13,10 +13,19 @@ from pathlib import Path
 from .errors import MediaError
 
 PROBE_TIMEOUT = 60
+VERIFY_TIMEOUT = 5 * 60  # reading every packet of a few GB
 EXTRACT_TIMEOUT = 60 * 60
 CUT_TIMEOUT = 30 * 60
 
 log = logging.getLogger(__name__)
+
+
+# The containers an uploaded file may be (ffprobe's demuxer name -> the suffix it is stored with).
+# Each holds its own media; formats that name other files or addresses (HLS and DASH playlists,
+# concat lists, SDP...) are not among them: ffmpeg would read what they name, past the address guard.
+UPLOAD_FORMATS = {"mov": ".mp4", "matroska": ".mkv", "avi": ".avi", "mpegts": ".ts", "mpeg": ".mpg",
+                  "flv": ".flv", "asf": ".wmv", "ogg": ".ogg", "mp3": ".mp3", "wav": ".wav", "flac": ".flac",
+                  "aac": ".aac", "aiff": ".aiff"}
 
 
 @dataclass
@@ -26,6 +35,7 @@ class MediaInfo:
     has_audio: bool
     width: int | None = None
     height: int | None = None
+    format_name: str = ""  # ffprobe's, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
 
 
 def ffmpeg_binary(ffmpeg_path: str | None = None) -> str:
@@ -69,10 +79,34 @@ def _run(args: list[str], timeout: float, what: str, cwd: str | None = None) -> 
 
 def probe(path: str | os.PathLike, ffmpeg_path: str | None = None) -> MediaInfo:
     """Read duration and streams; a damaged or non-media file raises MediaError."""
-    args = [ffprobe_binary(ffmpeg_path), "-v", "error", "-print_format", "json",
+    return _probe(path, ffmpeg_path, [], PROBE_TIMEOUT)[0]
+
+
+def verify_upload(path: str | os.PathLike, ffmpeg_path: str | None = None) -> MediaInfo:
+    """Probe a file a person uploaded, reading every packet (no decoding): it must be one of
+    UPLOAD_FORMATS, whole, with audio. ffprobe may open no other file or address while it looks."""
+    try:
+        info, warnings = _probe(path, ffmpeg_path, ["-protocol_whitelist", "file", "-format_whitelist",
+                                                    ",".join(UPLOAD_FORMATS), "-count_packets"], VERIFY_TIMEOUT)
+    except MediaError as error:
+        if "Invalid argument" not in str(error):  # what ffprobe says of a format not on the list
+            raise
+        raise MediaError("The file is not in a format this app takes: upload a video or audio file "
+                         "(MP4, MOV, MKV, WebM, AVI, MPEG, FLV, WMV, Ogg, MP3, WAV, FLAC, AAC or AIFF).") from None
+    if "partial file" in warnings:  # what ffmpeg says of a file cut short (see extract_audio)
+        raise MediaError("The file is truncated: it ends before the end its index declares "
+                         "(an incomplete copy or a damaged file).")
+    if not info.has_audio:
+        raise MediaError("The file has no audio track, so there is nothing to transcribe.")
+    return info
+
+
+def _probe(path, ffmpeg_path, options: list[str], timeout: float) -> tuple[MediaInfo, str]:
+    """(what ffprobe read, its warnings)."""
+    args = [ffprobe_binary(ffmpeg_path), "-v", "error", *options, "-print_format", "json",
             "-show_format", "-show_streams", str(path)]
     try:
-        done = _run(args, PROBE_TIMEOUT, "Reading the video")
+        done = _run(args, timeout, "Reading the video")
     except MediaError as error:
         # ffprobe names the file first; the person already knows which file it is.
         reason = str(error).replace(f"{path}: ", "")
@@ -93,7 +127,8 @@ def probe(path: str | os.PathLike, ffmpeg_path: str | None = None) -> MediaInfo:
         has_audio=audio is not None,
         width=video.get("width") if video else None,
         height=video.get("height") if video else None,
-    )
+        format_name=data.get("format", {}).get("format_name", ""),
+    ), done.stderr
 
 
 def measure_duration(path: str | os.PathLike, ffmpeg_path: str | None = None) -> float:

@@ -173,3 +173,32 @@ def live_server(tmp_path):
     server = LiveServer(tmp_path / "app").start()
     yield server
     server.stop()
+
+
+def rss(title: str, items: list[tuple[str, str]]) -> str:
+    """A podcast-style feed of (address, title) items: yt-dlp's generic extractor lists it as a playlist."""
+    from xml.sax.saxutils import escape, quoteattr
+    entries = "".join(f"<item><title>{escape(name)}</title><enclosure url={quoteattr(url)} type='video/mp4'/></item>"
+                      for url, name in items)
+    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>{escape(title)}</title>{entries}</channel></rss>"
+
+
+@pytest.fixture(scope="session")
+def playlist_server(media_dir, tmp_path_factory):
+    """Playlists yt-dlp understands offline, over loopback: feeds of the test videos and a page of them.
+
+    three.xml lists short.mp4 three times (distinct addresses: ?part=N), empty.xml nothing, page.html
+    has two <video> elements.
+    """
+    root = tmp_path_factory.mktemp("playlists")
+    for name in ("short.mp4", "silence.mp4"):
+        (root / name).symlink_to(media_dir / name)
+    server = MediaServer(root)
+    (root / "three.xml").write_text(rss("Garden talks", [(server.url(f"short.mp4?part={n}"), f"Garden talk {n}")
+                                                         for n in (1, 2, 3)]))
+    (root / "empty.xml").write_text(rss("Nothing yet", []))
+    (root / "page.html").write_text(f'<html><head><title>Two clips</title></head><body>'
+                                    f'<video src="{server.url("short.mp4")}"></video>'
+                                    f'<video src="{server.url("silence.mp4")}"></video></body></html>')
+    yield server
+    server.close()

@@ -338,6 +338,32 @@ def test_members_change_only_their_own_jobs_through_the_api(app):
     assert job_count(app) == 0
 
 
+def test_search_and_the_clips_need_a_sign_in_or_an_api_token(app):
+    from tests.test_app_clips import add_clip
+    job_id = add_processed_job(app)
+    clip_id = add_clip(app, job_id)
+    stranger = app.test_client()
+    for path in ("/search?q=tomatoes", "/clips", f"/clips/zip?ids={clip_id}"):
+        assert stranger.get(path).headers["Location"].startswith("/login"), path
+    for method, path, body in (("get", "/api/search?q=tomatoes", None), ("get", "/api/clips", None),
+                               ("post", "/api/clips/zip", {"ids": [clip_id]})):
+        response = getattr(stranger, method)(path, json=body)
+        assert response.status_code == 401 and "Bearer" in response.get_json()["error"], path
+    assert "Search transcripts" not in stranger.get("/login").get_data(as_text=True)  # no box before signing in
+
+    bob = sign_in(app, "bob")  # a member: the library is everyone's to read
+    assert "<mark>Tomatoes</mark>" in bob.get("/search?q=tomatoes").get_data(as_text=True)
+    assert f'data-clip-id="{clip_id}"' in bob.get("/clips").get_data(as_text=True)
+    assert bob.get(f"/clips/zip?ids={clip_id}").mimetype == "application/zip"
+    script = app.test_client()
+    token = new_token(bob)
+    assert script.get("/api/search?q=tomatoes", headers=bearer(token)).get_json()["hits"][0]["job_id"] == job_id
+    assert script.get("/api/clips", headers=bearer(token)).get_json()["clips"][0]["id"] == clip_id
+    response = script.post("/api/clips/zip", json={"ids": [clip_id]}, headers=bearer(token))
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert script.get("/clips", headers=bearer(token)).status_code == 302  # pages need a browser sign-in
+
+
 def test_members_may_clip_any_processed_job(app):
     job_id = add_processed_job(app)
     response = sign_in(app, "bob").post(f"/api/jobs/{job_id}/clips", json={"start": 1, "end": 5})

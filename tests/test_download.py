@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
+import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -226,3 +228,17 @@ def test_youtube_javascript_challenges_have_a_runtime_and_solver():
     deno = _js_runtimes()["deno"]["path"]
     version = subprocess.run([deno, "--version"], capture_output=True, text=True, timeout=60, check=True)
     assert version.stdout.startswith("deno 2.")
+
+
+def test_a_web_job_takes_the_file_uploaded_into_its_own_folder(media_dir, tmp_path):
+    """Local files are refused to web jobs, except the upload the app stored in the job's folder:
+    it is linked in as the video (no second copy) and keeps its name as the title."""
+    upload = tmp_path / "upload" / "Garden talk.mp4"
+    upload.parent.mkdir()
+    shutil.copy(media_dir / "short.mp4", upload)
+    info = download.download(str(upload), tmp_path, AnalysisOptions(allow_local_files=False))
+    assert info.path == str(tmp_path / "video.mp4") and info.title == "Garden talk"
+    assert os.path.samefile(info.path, upload)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["upload", "video.mp4"]
+    with pytest.raises(SourceError, match="neither an http"):  # a file anywhere else is not
+        download.download(str(media_dir / "short.mp4"), tmp_path / "other", AnalysisOptions(allow_local_files=False))

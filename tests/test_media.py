@@ -227,3 +227,34 @@ def test_extract_audio_from_a_truncated_mp4_is_refused(media_dir, tmp_path):
 def test_extract_audio_from_the_whole_mp4_is_accepted(media_dir, tmp_path):
     wav = media.extract_audio(media_dir / "interview.mp4", tmp_path / "audio.wav")
     assert os.path.getsize(wav) > 16000 * 2 * 25
+
+
+# ---- checking an uploaded file ------------------------------------------------------------------
+
+def test_an_upload_is_verified_by_its_content(media_dir):
+    info = media.verify_upload(media_dir / "short.mp4")
+    assert info.has_audio and info.format_name.split(",")[0] == "mov"
+    assert media.UPLOAD_FORMATS["mov"] == ".mp4"
+
+
+@pytest.mark.parametrize("name, message", [
+    ("truncated.mp4", "The file is truncated"),  # probe alone accepts it: its index is whole
+    ("no-audio.mp4", "The file has no audio track"),
+    ("notes.txt", "The file is damaged or is not a video"),
+])
+def test_an_upload_that_is_not_whole_media_with_sound_is_refused(media_dir, name, message):
+    with pytest.raises(MediaError, match=message):
+        media.verify_upload(media_dir / name)
+
+
+def test_an_upload_that_names_other_files_or_addresses_is_refused(tmp_path, media_dir):
+    """Playlists and concat lists make ffmpeg read what they name: no upload may be one."""
+    secret = tmp_path / "secret.mp4"
+    shutil.copy(media_dir / "short.mp4", secret)
+    listings = {"local.m3u8": f"#EXTM3U\n#EXT-X-TARGETDURATION:30\n#EXTINF:30,\n{secret}\n#EXT-X-ENDLIST\n",
+                "remote.m3u8": "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nhttp://10.0.0.1/a.ts\n#EXT-X-ENDLIST\n",
+                "list.ffconcat": f"ffconcat version 1.0\nfile '{secret}'\n"}
+    for name, text in listings.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(MediaError, match="not in a format this app takes"):
+            media.verify_upload(tmp_path / name)

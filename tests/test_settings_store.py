@@ -31,6 +31,10 @@ INVALID = [
     ("MAX_FILESIZE_MB", "1.5"),
     ("MAX_FILESIZE_MB", "-1"),
     ("MAX_DURATION_SECONDS", "an hour"),
+    ("MAX_PLAYLIST_VIDEOS", "0"),
+    ("MAX_PLAYLIST_VIDEOS", "all"),
+    ("MAX_UPLOAD_MB", "2.5"),
+    ("MAX_UPLOAD_MB", "-1"),
     ("ALLOW_PRIVATE_URLS", "maybe"),
     ("ALLOWED_NETWORKS", "the office"),
     ("SESSION_LIFETIME_DAYS", "0"),
@@ -121,6 +125,7 @@ def test_a_saved_change_is_used_from_the_next_job_without_a_restart(make_app):
                                               "PYANNOTE_PIPELINE": "/models/pyannote", "CLIP_MIN_SECONDS": "5",
                                               "CLIP_MAX_SECONDS": "20", "DEFAULT_RESOLUTION": "480p",
                                               "MAX_FILESIZE_MB": "300", "MAX_DURATION_SECONDS": "600",
+                                              "MAX_PLAYLIST_VIDEOS": "10", "MAX_UPLOAD_MB": "500",
                                               "ALLOW_PRIVATE_URLS": "0", "ALLOWED_NETWORKS": "192.168.1.20, 10.0.0.0/8",
                                               "SESSION_LIFETIME_DAYS": "2",
                                               "HUGGING_FACE_TOKEN": TOKEN})
@@ -137,8 +142,10 @@ def test_a_saved_change_is_used_from_the_next_job_without_a_restart(make_app):
     assert (options.max_filesize_mb, options.max_duration_seconds) == (300, 600)
     assert settings_store.current(base).address_policy().allowed_networks == ("192.168.1.20/32", "10.0.0.0/8")
     assert base.faster_whisper_model == "base"  # the start-up settings themselves are untouched
-    # and the request side: the form preselects the new resolution, a clip may be at most 10 x 20 s
-    assert '<option value="480p" selected>' in client.get("/").get_data(as_text=True)
+    # and the request side: the form preselects the new resolution and states the new limits
+    home = client.get("/").get_data(as_text=True)
+    assert '<option value="480p" selected>' in home
+    assert "at most its first 10." in home and "Up to 500 MB." in home
 
 
 def test_a_restart_keeps_the_stored_values(make_app):

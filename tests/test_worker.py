@@ -383,3 +383,41 @@ def test_a_second_app_on_the_same_folder_refuses_to_start(tmp_path):
     # Once the first has stopped, the folder is free again.
     again = LiveServer(tmp_path / "app").start()
     again.stop()
+
+
+# --- a playlist's group, an upload --------------------------------------------------------------------
+
+def queued_group(connection, count: int = 3) -> tuple[int, list[int]]:
+    group_id = db.create_group(connection, "http://example.com/list", "A list", count, None, False)
+    job_ids = [db.create_job(connection, f"http://example.com/{n}", "720p", group_id=group_id) for n in range(count)]
+    for job_id in job_ids:
+        db.set_job_status(connection, job_id, "Queued", step="queued")
+    return group_id, job_ids
+
+
+@pytest.mark.parametrize("action", ["cancel", "delete"])
+def test_stopping_a_group_while_one_of_its_videos_runs_starts_none_of_the_others(make_worker, connection, action):
+    group_id, job_ids = queued_group(connection)
+    worker = make_worker()
+    for job_id in job_ids:
+        worker.enqueue(job_id)
+    wait_until(worker.analysis.called.is_set)
+    getattr(jobs, f"{action}_group")(connection, worker, group_id)
+    if action == "cancel":
+        wait_until(lambda: [status(connection, job_id) for job_id in job_ids] == ["Cancelled"] * 3)
+    else:  # returns once all are gone, the group with them
+        assert [status(connection, job_id) for job_id in job_ids] == [None] * 3
+        assert db.get_group(connection, group_id) is None
+    wait_until(lambda: worker.jobs.unfinished_tasks == 0)
+    assert len(worker.analysis.requests) == 1 and worker.analysis.stops == 1
+
+
+def test_an_upload_is_analysed_from_its_job_folder(make_worker, connection, settings):
+    job_id = db.create_job(connection, "Garden talk.mp4", "best", uploaded=True)
+    db.set_job_status(connection, job_id, "Queued", step="queued")
+    worker = make_worker()
+    worker.analysis.release.set()
+    worker.enqueue(job_id)
+    wait_until(lambda: status(connection, job_id) == "Processed")
+    source, folder, _options = worker.analysis.requests[0]
+    assert source == str(job_dir(settings, job_id) / "upload" / "Garden talk.mp4") and folder == str(job_dir(settings, job_id))

@@ -1,18 +1,26 @@
 """The JSON API under /api (described in static/openapi.yaml)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+from dataclasses import asdict
 
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+from flask_wtf.csrf import CSRFError
+
+import auth
+import clips
 import db
 import jobs
+import search
 import settings_store
 import speakers
 from auth import require_admin
 from jobs import UserError
 from settings_store import SettingsInvalid
+from views import uploading
 from views.cache import list_cache
-from views.serialize import (candidate_dict, clip_dict, job_dict, overlaps_of, person_dict, segment_dict,
-                             speaker_dict, turn_dict)
+from views.files import zip_of_clips
+from views.serialize import (candidate_dict, clip_dict, group_dict, job_dict, library_clip_dict, overlaps_of,
+                             person_dict, results_dict, segment_dict, speaker_dict, turn_dict)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_PAGE = 200
@@ -34,6 +42,12 @@ def user_error(error: UserError):
 @bp.errorhandler(404)
 def not_found(_error):
     return jsonify(error="Not found."), 404
+
+
+@bp.errorhandler(CSRFError)
+def csrf_error(_error):
+    """An upload from a signed-in browser without its CSRF token (the rest of the API takes only JSON)."""
+    return jsonify(error=auth.CSRF_REFUSED), 400
 
 
 @bp.errorhandler(400)
@@ -67,15 +81,31 @@ def list_jobs():
 
 @bp.post("/jobs")
 def create_jobs():
+    """Queue video URLs, or (`playlist_url`) the videos of a playlist or channel as a group."""
     data = _body()
     urls = data.get("urls") or ([data["url"]] if data.get("url") else [])
     if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
         raise UserError("'urls' must be a list of strings.")
     connection = db.get_db()
-    job_ids = jobs.submit(connection, _worker(), _settings(), "\n".join(urls),
-                          data.get("resolution") or _settings().default_resolution, jobs.parse_speakers(data),
-                          g.user.id)
+    resolution, speaker_options = data.get("resolution") or _settings().default_resolution, jobs.parse_speakers(data)
+    if "playlist_url" in data:
+        if urls:
+            raise UserError("Send either 'urls' or 'playlist_url', not both.")
+        if not isinstance(data["playlist_url"], str):
+            raise UserError("'playlist_url' must be a string.")
+        queued = jobs.submit_playlist(connection, _worker(), _settings(), data["playlist_url"], resolution,
+                                      speaker_options, g.user.id)
+        return jsonify({**_group(connection, queued.group_id), "message": queued.message}), 201
+    job_ids = jobs.submit(connection, _worker(), _settings(), "\n".join(urls), resolution, speaker_options, g.user.id)
     return jsonify(jobs=[job_dict(db.get_job(connection, i)) for i in job_ids]), 201
+
+
+@bp.post("/uploads")
+def upload():
+    """Queue an uploaded video or audio file: multipart/form-data, the file in `file` (see
+    views/uploading.py for the CSRF rule); the job, 201."""
+    job_id = uploading.queue_upload()
+    return jsonify(job_dict(db.get_job(db.get_db(), job_id))), 201
 
 
 @bp.get("/jobs/<int:job_id>")
@@ -188,12 +218,64 @@ def create_clip(job_id: int):
     return jsonify(clip_dict(db.get_clip(connection, clip_id))), 202
 
 
+def _group(connection, group_id: int) -> dict:
+    """{"group": the group with its counts, "jobs": its jobs in playlist order}."""
+    group = jobs.require_group(connection, group_id)
+    return {"group": group_dict(group, db.group_counts(connection, [group_id])[group_id]),
+            "jobs": [job_dict(job) for job in db.group_jobs(connection, group_id)]}
+
+
+@bp.get("/groups/<int:group_id>")
+def get_group(group_id: int):
+    return jsonify(_group(db.get_db(), group_id))
+
+
+@bp.delete("/groups/<int:group_id>")
+def delete_group(group_id: int):
+    jobs.check_may_change_group(db.get_db(), g.user, group_id, "delete")
+    jobs.delete_group(db.get_db(), _worker(), group_id)
+    return "", 204
+
+
+@bp.post("/groups/<int:group_id>/cancel")
+def cancel_group(group_id: int):
+    connection = db.get_db()
+    jobs.check_may_change_group(connection, g.user, group_id, "cancel")
+    jobs.cancel_group(connection, _worker(), group_id)
+    return jsonify(_group(connection, group_id)), 202
+
+
 @bp.get("/clips/<int:clip_id>")
 def get_clip(clip_id: int):
     clip = db.get_clip(db.get_db(), clip_id)
     if clip is None:
         abort(404)
     return jsonify(clip_dict(clip))
+
+
+@bp.get("/clips")
+def list_all_clips():
+    connection = db.get_db()
+    filters = clips.parse_filters(connection, request.args)
+    limit = min(max(request.args.get("limit", 50, type=int), 1), MAX_PAGE)
+    offset = max(request.args.get("offset", 0, type=int), 0)
+    rows = db.list_clips(connection, **asdict(filters), limit=limit, offset=offset)
+    return jsonify(clips=[library_clip_dict(row) for row in rows], total=db.count_clips(connection, **asdict(filters)),
+                   limit=limit, offset=offset)
+
+
+@bp.post("/clips/zip")
+def zip_clips():
+    return zip_of_clips(clips.open_for_zip(db.get_db(), _settings(), _body().get("ids", [])))
+
+
+@bp.get("/search")
+def search_segments():
+    connection = db.get_db()
+    text, speaker, job_id = search.request_filters(connection, request.args)
+    limit = min(max(request.args.get("limit", 20, type=int), 1), search.MAX_LIMIT)
+    offset = min(max(request.args.get("offset", 0, type=int), 0), db.SEARCH_WINDOW)
+    return jsonify(results_dict(search.search(connection, text, speaker, job_id, limit, offset)))
 
 
 def _setting_text(name: str, value) -> str | None:

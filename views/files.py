@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 
+import clips
 import db
 import speakers
 from pipeline import exports
@@ -73,3 +75,12 @@ def clip(clip_id: int):
         abort(404)
     return send_from_directory(clips_dir(_settings(), row["job_id"]), row["filename"], mimetype="video/mp4",
                                conditional=True, as_attachment=bool(request.args.get("download")))
+
+
+def zip_of_clips(files) -> Response:
+    """Opened clip files (clips.open_for_zip) as one zip download, written as it is sent; the files
+    are closed when the response is, whether or not the download finished."""
+    response = Response(clips.zip_stream(files), mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="clips-{time.strftime("%Y%m%d-%H%M%S")}.zip"'})
+    response.call_on_close(lambda: clips.close_all(files))
+    return response

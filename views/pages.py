@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
+import math
 
-from flask import (Blueprint, abort, current_app, flash, g, get_template_attribute, redirect, render_template,
-                   request, url_for)
+from flask import (Blueprint, abort, current_app, flash, g, get_template_attribute, jsonify, redirect,
+                   render_template, request, url_for)
 from markupsafe import Markup
 
 import db
@@ -12,8 +13,9 @@ import jobs
 import settings_store
 import speakers
 from jobs import UserError
+from views import uploading
 from views.cache import list_cache
-from views.serialize import overlaps_of
+from views.serialize import group_dict, job_dict, overlaps_of
 
 bp = Blueprint("pages", __name__)
 PAGE_SIZE = 50
@@ -41,9 +43,15 @@ def _render_home(page: int, form, status: int = 200):
     connection = db.get_db()
 
     def job_table() -> dict:  # the part that depends on the jobs only, reused until one changes
-        job_row = get_template_attribute("pages/_job_row.html", "job_row")
-        rows = db.list_jobs(connection, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-        return {"job_rows": Markup("".join(job_row(job) for job in rows)), "total": db.count_jobs(connection),
+        loose_rows = get_template_attribute("pages/_job_row.html", "loose_rows")
+        group_rows = get_template_attribute("pages/_job_row.html", "group_rows")
+        sections = _sections(db.list_jobs(connection, PAGE_SIZE, (page - 1) * PAGE_SIZE))
+        group_ids = [group_id for group_id, _ in sections if group_id]
+        groups = db.groups_by_id(connection, group_ids)
+        counts = db.group_counts(connection, group_ids)
+        html = [group_rows(group_dict(groups[group_id], counts[group_id]), sorted(rows, key=lambda job: job["id"]))
+                if group_id in groups else loose_rows(rows) for group_id, rows in sections]
+        return {"job_rows": Markup("".join(html)), "total": db.count_jobs(connection),
                 "counts": db.queue_counts(connection)}
 
     table = list_cache().get(("home", db.jobs_version(connection), request.script_root, page), job_table)
@@ -53,6 +61,18 @@ def _render_home(page: int, form, status: int = 200):
         settings=_settings(), form=form), status
 
 
+def _sections(rows) -> list[tuple[int | None, list]]:
+    """The page's jobs cut into runs: a playlist's jobs (created together, so side by side) and the
+    jobs between them that belong to none."""
+    sections: list[tuple[int | None, list]] = []
+    for row in rows:
+        if sections and sections[-1][0] == row["group_id"]:
+            sections[-1][1].append(row)
+        else:
+            sections.append((row["group_id"], [row]))
+    return sections
+
+
 @bp.get("/")
 def home():
     return _render_home(max(request.args.get("page", 1, type=int), 1), {})
@@ -60,14 +80,43 @@ def home():
 
 @bp.post("/jobs")
 def submit():
+    """Queue the video URLs, or the videos of the playlist or channel."""
+    form = request.form
+    resolution = form.get("resolution", _settings().default_resolution)
     try:
-        speakers = jobs.parse_speakers(request.form)
-        job_ids = jobs.submit(db.get_db(), _worker(), _settings(), request.form.get("urls", ""),
-                              request.form.get("resolution", _settings().default_resolution), speakers, g.user.id)
+        speaker_options = jobs.parse_speakers(form)
+        if form.get("playlist_url", "").strip():
+            if form.get("urls", "").strip():
+                raise UserError("Add either video URLs or a playlist, not both at once.")
+            queued = jobs.submit_playlist(db.get_db(), _worker(), _settings(), form["playlist_url"], resolution,
+                                          speaker_options, g.user.id)
+            flash(queued.message, "warning" if queued.more else "success")
+            return redirect(url_for("pages.home"))
+        job_ids = jobs.submit(db.get_db(), _worker(), _settings(), form.get("urls", ""), resolution, speaker_options,
+                              g.user.id)
     except UserError as error:
         flash(str(error), "danger")
-        return _render_home(1, request.form, error.status)
+        return _render_home(1, form, error.status)
     flash(f"Queued {len(job_ids)} video{'s' if len(job_ids) > 1 else ''}.", "success")
+    return redirect(url_for("pages.home"))
+
+
+@bp.post("/uploads")
+def upload():
+    """Queue an uploaded video or audio file (multipart, field `file`; see views/uploading.py). Answers
+    JSON to the page's script (which shows the upload's progress), a page otherwise."""
+    answer_json = request.accept_mimetypes.best == "application/json"
+    try:
+        job_id = uploading.queue_upload()
+    except UserError as error:
+        if answer_json:
+            return jsonify(error=str(error)), error.status
+        flash(str(error), "danger")
+        return _render_home(1, {}, error.status)
+    job = db.get_job(db.get_db(), job_id)
+    if answer_json:
+        return jsonify(job_dict(job)), 201
+    flash(f"Uploaded '{job['url']}'; it is queued.", "success")
     return redirect(url_for("pages.home"))
 
 
@@ -108,6 +157,28 @@ def cancel(job_id: int):
     return redirect(_next(url_for("pages.details", job_id=job_id)))
 
 
+@bp.post("/groups/<int:group_id>/cancel")
+def cancel_group(group_id: int):
+    try:
+        jobs.check_may_change_group(db.get_db(), g.user, group_id, "cancel")
+        count = jobs.cancel_group(db.get_db(), _worker(), group_id)
+        flash(f"Cancelling the playlist's {count} queued or running video{'s' if count > 1 else ''}.", "success")
+    except UserError as error:
+        flash(str(error), "danger")
+    return redirect(_next(url_for("pages.home")))
+
+
+@bp.post("/groups/<int:group_id>/delete")
+def delete_group(group_id: int):
+    try:
+        jobs.check_may_change_group(db.get_db(), g.user, group_id, "delete")
+        count = jobs.delete_group(db.get_db(), _worker(), group_id)
+        flash(f"Deleted the playlist's {count} job{'s' if count > 1 else ''}.", "success")
+    except UserError as error:
+        flash(str(error), "danger")
+    return redirect(_next(url_for("pages.home")))
+
+
 @bp.post("/jobs/<int:job_id>/clips")
 def create_clip(job_id: int):
     """The no-JavaScript path for Create Clip: queue the cut and come back to the page."""
@@ -140,6 +211,7 @@ def details(job_id: int):
         clips=db.clips_for(connection, job_id), colours=_speaker_colours(turns, segments),
         overlaps=overlaps_of(turns), names=speakers.display_names(connection, job_id),
         suggestions=speakers.suggestions(connection, job_id),
+        clip_range={name: _seconds_arg(name) for name in ("start", "end")},
         timings=json.loads(job["timings"]) if job["timings"] else {}, settings=_settings())
 
 
@@ -163,6 +235,12 @@ def answer_suggestion(job_id: int, label: str):
     except UserError as error:
         flash(str(error), "danger")
     return redirect(url_for("pages.details", job_id=job_id))
+
+
+def _seconds_arg(name: str) -> float | None:
+    """A number of seconds in the query string: a search hit's "clip this" fills in the custom range."""
+    value = request.args.get(name, type=float)
+    return value if value is not None and math.isfinite(value) else None
 
 
 @bp.get("/errors")

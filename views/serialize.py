@@ -5,6 +5,8 @@ import json
 
 from flask import url_for
 
+from jobs import limit_note
+
 
 def job_dict(job) -> dict:
     return {
@@ -18,7 +20,19 @@ def job_dict(job) -> dict:
         "timings": json.loads(job["timings"]) if job["timings"] else None,
         "submitted_by": job["submitted_by"],
         "created_at": job["created_at"], "updated_at": job["updated_at"], "finished_at": job["finished_at"],
+        "group_id": job["group_id"], "uploaded": bool(job["uploaded"]),
         "details_url": url_for("pages.details", job_id=job["id"]),
+    }
+
+
+def group_dict(group, counts: dict[str, int]) -> dict:
+    """A playlist's group, with its jobs counted by status."""
+    return {
+        "id": group["id"], "url": group["url"], "title": group["title"], "queued": group["queued"],
+        "video_count": group["video_count"], "more": bool(group["more"]),
+        "note": limit_note(group["queued"], group["video_count"], group["more"]),
+        "counts": counts, "total": sum(counts.values()), "submitted_by": group["submitted_by"],
+        "created_at": group["created_at"],
     }
 
 
@@ -65,3 +79,28 @@ def clip_dict(clip) -> dict:
         "url": url_for("files.clip", clip_id=clip["id"]) if created else None,
         "download_url": url_for("files.clip", clip_id=clip["id"], download=1) if created else None,
     }
+
+
+def library_clip_dict(clip) -> dict:
+    """A clip in a list across videos: clip_dict with its video's title and when it was made."""
+    return {**clip_dict(clip), "job_title": clip["job_title"], "created_at": clip["created_at"]}
+
+
+def hit_dict(hit) -> dict:
+    """A search hit with the links a page offers: play from its start, and clip it (the details
+    page's custom range filled in around it)."""
+    return {
+        "segment_id": hit.segment_id, "job_id": hit.job_id, "title": hit.title, "start": hit.start, "end": hit.end,
+        "speaker": hit.speaker, "speaker_name": hit.speaker_name, "text": hit.text,
+        "snippet": [{"text": text, "match": match} for text, match in hit.snippet],
+        "score": hit.score, "clip_start": hit.clip_start, "clip_end": hit.clip_end,
+        "url": url_for("pages.details", job_id=hit.job_id, t=hit.start),
+        "clip_url": url_for("pages.details", job_id=hit.job_id, t=hit.start, start=hit.clip_start, end=hit.clip_end,
+                            _anchor="custom-clip"),
+    }
+
+
+def results_dict(results) -> dict:
+    return {"query": results.query, "speaker": results.speaker, "job": results.job_id,
+            "hits": [hit_dict(hit) for hit in results.hits], "limit": results.limit, "offset": results.offset,
+            "more": results.more, "partial": results.partial}
