@@ -28,6 +28,9 @@ from . import h264, media
 MIN_COPY_SECONDS = 2.0
 # Read this far beyond the clip: the keyframe before its start, and B-frames stored after its end.
 MARGIN_SECONDS = 2.0
+# Every read of the source names its demuxer: a smart cut copies from MP4 only, and a file that is
+# something else (a playlist or a concat list naming other files, say) is never probed as such.
+SOURCE_FORMAT = "mp4"
 PROFILES = {"Constrained Baseline": "baseline", "Baseline": "baseline", "Main": "main", "High": "high"}
 # The ends are a few seconds at most: a fast preset at a quality a little above the source's keeps
 # the seams invisible (the whole re-encode uses veryfast at CRF 23 for all of it).
@@ -154,7 +157,8 @@ def _probe(video: Path, start: float, end: float, seek: bool,
     interval = f"{start - MARGIN_SECONDS:.6f}%{end + MARGIN_SECONDS:.6f}"
     if not seek:
         interval = f"%{end + MARGIN_SECONDS:.6f}"  # from the first packet
-    args = [media.ffprobe_binary(ffmpeg_path), "-v", "error", "-print_format", "json", "-read_intervals", interval,
+    args = [media.ffprobe_binary(ffmpeg_path), "-v", "error", "-f", SOURCE_FORMAT, "-print_format", "json",
+            "-read_intervals", interval,
             "-select_streams", "v:0", "-show_entries",
             "stream=index,codec_type,codec_name,profile,level,pix_fmt,time_base,start_pts,duration_ts,field_order"
             ":stream_disposition=attached_pic:stream_side_data_list:format=format_name,start_time"
@@ -195,7 +199,7 @@ def _read_source(video: Path) -> Source:
     import av  # PyAV: only the clip process needs it
 
     try:
-        container = av.open(str(video))
+        container = av.open(str(video), format=SOURCE_FORMAT)
     except av.FFmpegError as error:
         raise Unsuitable(f"PyAV cannot read the source: {error}") from None
     with container:
@@ -285,7 +289,8 @@ def _encode(found: Plan, work: dict[str, Path], ffmpeg_path: str | None) -> None
     inputs, outputs = [], []
     for number, part in enumerate(found.parts):
         length = (part.end - part.frames[0]) * found.time_base
-        inputs += ["-ss", found.seconds(part.frames[0]), "-t", f"{float(length):.6f}", "-i", source]
+        inputs += ["-ss", found.seconds(part.frames[0]), "-t", f"{float(length):.6f}", "-f", SOURCE_FORMAT,
+                   "-i", source]
         outputs += ["-map", f"{number}:{found.video_stream}", "-frames:v", str(len(part.frames)),
                     "-fps_mode", "passthrough", "-enc_time_base", "-1",
                     # Both timescales the source's: the edit list that delays the first frame is
@@ -312,7 +317,7 @@ def _write(found: Plan, work: dict[str, Path]) -> h264.AvcConfig:
                 h264.AvcConfig.parse(bytes(end.streams.video[0].codec_context.extradata)) for _, end in ends.values()))
         except ValueError as error:
             raise Unsuitable(f"the encoded ends cannot share the source's avcC: {error}") from None
-        source = stack.enter_context(av.open(str(found.video)))
+        source = stack.enter_context(av.open(str(found.video), format=SOURCE_FORMAT))
         # The movie's timescale the video's, as for the ends: the edit lists are exact to a tick.
         options = {"movflags": "+faststart", "movie_timescale": str(found.time_base.denominator)}
         clip = stack.enter_context(av.open(str(work["clip"]), "w", format="mp4", options=options))
