@@ -33,6 +33,7 @@ test: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(PY) -m bench.speed
+	$(PY) -m bench.cut
 	$(PY) -m bench.long
 	$(PY) -m bench.load
 	$(PY) -m bench.search

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -15,6 +16,8 @@ PROBE_TIMEOUT = 60
 VERIFY_TIMEOUT = 5 * 60  # reading every packet of a few GB
 EXTRACT_TIMEOUT = 60 * 60
 CUT_TIMEOUT = 30 * 60
+
+log = logging.getLogger(__name__)
 
 
 # The containers an uploaded file may be (ffprobe's demuxer name -> the suffix it is stored with).
@@ -188,15 +191,33 @@ def _write_clip_srt(captions: list[Caption], start: float, end: float, path: Pat
 def cut_clip(video: str | os.PathLike, start: float, end: float, out: str | os.PathLike,
              captions: list[Caption] | None = None, vertical: bool = False,
              ffmpeg_path: str | None = None) -> Path:
-    """Cut [start, end] exactly by re-encoding to H.264/AAC with +faststart.
+    """Cut [start, end] exactly to H.264/AAC with +faststart.
 
-    Stream copy would snap to keyframes (about a second off), so we re-encode;
-    `-ss` before `-i` seeks fast and ffmpeg still decodes up to the exact frame.
+    A plain cut of an H.264 MP4 re-encodes only its two ends and copies the rest (smartcut);
+    captions, 9:16, other sources, short clips, and anything unexpected there re-encode it whole.
     """
     if end <= start:
         raise MediaError("The clip must end after it starts.")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if not captions and not vertical:
+        from . import smartcut  # PyAV, loaded only by the process that cuts clips
+
+        try:
+            return smartcut.cut(video, start, end, out, ffmpeg_path)
+        except smartcut.Unsuitable as reason:
+            log.info("cutting %s by re-encoding it whole: %s", out.name, reason)
+        except Exception:  # the clip must never be wrong: whatever went wrong, the whole re-encode decides
+            log.warning("copying the middle of %s failed; re-encoding it whole", out.name, exc_info=True)
+    return _reencode_clip(video, start, end, out, captions, vertical, ffmpeg_path)
+
+
+def _reencode_clip(video: str | os.PathLike, start: float, end: float, out: Path,
+                   captions: list[Caption] | None, vertical: bool, ffmpeg_path: str | None) -> Path:
+    """Re-encode [start, end] whole, with captions burned in and cropped to 9:16 when asked.
+
+    `-ss` before `-i` seeks fast and ffmpeg still decodes up to the exact frame.
+    """
     # Working files sit beside the clip under fixed names: a cut killed midway leaves them in the
     # clip's own folder (deleted with the job), and cutting the clip again replaces them.
     partial = out.with_name(out.stem + ".part.mp4")

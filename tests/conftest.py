@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict
 import http.server
 import os
+import shutil
+import stat
 import threading
 from pathlib import Path
 
@@ -65,6 +67,18 @@ def interview(media_dir) -> media.Recording:
     utterances = [media.Utterance(**u) for u in json.loads((media_dir / "interview.json").read_text())]
     wav = media_dir / "interview.wav"
     return media.Recording(wav=wav, duration=media.wav_duration(wav), utterances=utterances)
+
+
+@pytest.fixture
+def logging_ffmpeg_dir(tmp_path) -> tuple[Path, Path]:
+    """A folder holding ffmpeg and ffprobe wrappers that log each call, then run the real tools."""
+    folder, log = tmp_path / "ffmpeg-bin", tmp_path / "calls.log"
+    folder.mkdir()
+    for tool in ("ffmpeg", "ffprobe"):
+        wrapper = folder / tool
+        wrapper.write_text(f'#!/bin/sh\necho {tool} >> "{log}"\nexec "{shutil.which(tool)}" "$@"\n')
+        wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return folder, log
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,13 @@
 """Test media made on the spot: espeak-ng voices, sox and ffmpeg; with exact references."""
 from __future__ import annotations
 
+import json
 import subprocess
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 SAMPLE_RATE = 16000
 
@@ -120,3 +123,19 @@ def silent_video(out: Path, duration: float = 5.0) -> Path:
             "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(out)]
     subprocess.run(args, check=True, timeout=120)
     return out
+
+
+def ffprobe(path: Path, *extra: str) -> dict:
+    done = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+                           *extra, str(path)], capture_output=True, text=True, check=True, timeout=60)
+    return json.loads(done.stdout)
+
+
+def gray_frame(path: Path, seconds: float | None = None, size: str = "160x90") -> np.ndarray:
+    """One decoded frame as small grayscale pixels; `seconds` seeks exactly (output-side -ss)."""
+    args = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path)]
+    if seconds is not None:
+        args += ["-ss", f"{seconds:.3f}"]
+    args += ["-frames:v", "1", "-vf", f"scale={size}", "-pix_fmt", "gray", "-f", "rawvideo", "-"]
+    done = subprocess.run(args, capture_output=True, check=True, timeout=60)
+    return np.frombuffer(done.stdout, dtype=np.uint8).astype(np.float32)

@@ -1,10 +1,8 @@
 """ffmpeg/ffprobe wrapper: exact cuts between keyframes, FFMPEG_PATH, and clear errors."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import stat
 import subprocess
 import wave
 from pathlib import Path
@@ -14,6 +12,7 @@ import pytest
 
 from pipeline import media
 from pipeline.errors import MediaError
+from tests.media import ffprobe, gray_frame
 
 RATE = 25
 GOP_SECONDS = 2
@@ -32,22 +31,6 @@ def keyframed_720p(tmp_path_factory) -> Path:
     return out
 
 
-def ffprobe(path: Path, *extra: str) -> dict:
-    done = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-                           *extra, str(path)], capture_output=True, text=True, check=True, timeout=60)
-    return json.loads(done.stdout)
-
-
-def gray_frame(path: Path, seconds: float | None = None, size: str = "160x90") -> np.ndarray:
-    """One decoded frame as small grayscale pixels; `seconds` seeks exactly (output-side -ss)."""
-    args = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path)]
-    if seconds is not None:
-        args += ["-ss", f"{seconds:.3f}"]
-    args += ["-frames:v", "1", "-vf", f"scale={size}", "-pix_fmt", "gray", "-f", "rawvideo", "-"]
-    done = subprocess.run(args, capture_output=True, check=True, timeout=60)
-    return np.frombuffer(done.stdout, dtype=np.uint8).astype(np.float32)
-
-
 def keyframe_times(path: Path) -> list[float]:
     done = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-skip_frame", "nokey",
                            "-show_entries", "frame=pts_time", "-of", "csv=p=0", str(path)],
@@ -61,6 +44,7 @@ def test_fixture_has_keyframes_every_two_seconds(keyframed_720p):
     assert keyframe_times(keyframed_720p) == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
 
 
+# Each long enough for a smart cut (pipeline.smartcut): whole groups of pictures copied, the ends re-encoded.
 @pytest.mark.parametrize("start, end", [(3.36, 8.92), (0.52, 5.0), (5.08, 11.48)])
 def test_cut_clip_is_exact_between_keyframes(keyframed_720p, tmp_path, start, end):
     out = media.cut_clip(keyframed_720p, start, end, tmp_path / "clip.mp4")
@@ -80,9 +64,10 @@ def test_cut_clip_is_exact_between_keyframes(keyframed_720p, tmp_path, start, en
     assert head.index(b"moov") < head.index(b"mdat")
 
 
-def test_cut_clip_starts_on_the_requested_frame_not_the_keyframe(keyframed_720p, tmp_path):
+@pytest.mark.parametrize("length", [1.0, 5.0])  # re-encoded whole; its middle copied (pipeline.smartcut)
+def test_cut_clip_starts_on_the_requested_frame_not_the_keyframe(keyframed_720p, tmp_path, length):
     start = 3.36  # frame 84, between the keyframes at 2 s and 4 s
-    out = media.cut_clip(keyframed_720p, start, start + 1.0, tmp_path / "clip.mp4")
+    out = media.cut_clip(keyframed_720p, start, start + length, tmp_path / "clip.mp4")
     first = gray_frame(out)
     wanted = gray_frame(keyframed_720p, start)
     keyframe = gray_frame(keyframed_720p, 2.0)
@@ -152,18 +137,6 @@ def test_cut_clip_failure_leaves_no_partial_file(tmp_path):
 
 
 # ---- FFMPEG_PATH ----------------------------------------------------------------------------
-
-@pytest.fixture
-def logging_ffmpeg_dir(tmp_path) -> tuple[Path, Path]:
-    """A folder holding ffmpeg and ffprobe wrappers that log each call, then run the real tools."""
-    folder, log = tmp_path / "ffmpeg-bin", tmp_path / "calls.log"
-    folder.mkdir()
-    for tool in ("ffmpeg", "ffprobe"):
-        wrapper = folder / tool
-        wrapper.write_text(f'#!/bin/sh\necho {tool} >> "{log}"\nexec "{shutil.which(tool)}" "$@"\n')
-        wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    return folder, log
-
 
 def test_ffmpeg_path_folder_is_honoured(keyframed_720p, logging_ffmpeg_dir, tmp_path):
     folder, log = logging_ffmpeg_dir
