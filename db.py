@@ -521,39 +521,6 @@ SEARCH_WINDOW = 10_000  # matches ranked at most (the newest): ranking costs tim
 _LAST_ID = 2 ** 63 - 1
 
 
-# How search_segments finds the matches it ranks (`kept`, with their bm25 score) among the newest
-# `window` + 1 (`newest`; the extra row only tells that more matched and is not ranked).
-_MATCHES = """
-    newest AS MATERIALIZED (
-        SELECT rowid AS id{score} FROM segments_fts
-        WHERE segments_fts MATCH :match AND rowid BETWEEN :low AND :high
-        ORDER BY rowid DESC LIMIT :window + 1),
-    in_window AS MATERIALIZED (
-        SELECT * FROM newest WHERE (SELECT count(*) FROM newest) <= :window OR id > (SELECT min(id) FROM newest))"""
-_RANKED_MATCHES = _MATCHES.format(score=", bm25(segments_fts) AS score") + """,
-    kept AS MATERIALIZED (
-        SELECT id, score FROM in_window
-        WHERE :job IS NULL OR EXISTS (SELECT 1 FROM segments WHERE segments.id = in_window.id AND job_id = :job))"""
-# With a speaker, bm25 (a good part of a search's time) is worked out only for that speaker's matches,
-# in one more pass over their id range. A segment is the speaker's when its job's speaker with its
-# label is the person called :speaker, or is unnamed and has :speaker for a label.
-_SPEAKERS_MATCHES = _MATCHES.format(score="") + """,
-    named (job_id, label) AS MATERIALIZED (
-        SELECT speakers.job_id, speakers.label FROM people JOIN speakers ON speakers.person_id = people.id
-        WHERE people.name = :speaker AND (:job IS NULL OR speakers.job_id = :job)),
-    theirs AS MATERIALIZED (
-        SELECT id FROM in_window WHERE EXISTS (
-            SELECT 1 FROM segments WHERE segments.id = in_window.id AND (:job IS NULL OR segments.job_id = :job)
-            AND ((segments.job_id, segments.speaker) IN named OR (
-                segments.speaker = :speaker AND NOT EXISTS (
-                    SELECT 1 FROM speakers WHERE speakers.job_id = segments.job_id
-                    AND speakers.label = segments.speaker AND speakers.person_id IS NOT NULL))))),
-    kept AS MATERIALIZED (  -- "+rowid": a filter on the rows read, not one lookup per id
-        SELECT rowid AS id, bm25(segments_fts) AS score FROM segments_fts
-        WHERE segments_fts MATCH :match AND rowid BETWEEN (SELECT min(id) FROM theirs) AND (SELECT max(id) FROM theirs)
-          AND +rowid IN theirs)"""
-
-
 def search_segments(db, match: str, speaker: str | None = None, job_id: int | None = None, limit: int = 20,
                     offset: int = 0, window: int = SEARCH_WINDOW) -> tuple[list[sqlite3.Row], bool]:
     """Segments matching an FTS5 expression, best first (bm25), each with a snippet whose matching
@@ -563,21 +530,42 @@ def search_segments(db, match: str, speaker: str | None = None, job_id: int | No
     `speaker` is a name as pages show it: a person's (every speaker named so, in any video), or the
     label of a speaker nobody has named. Names are joined at query time, so a rename shows at once.
 
-    The index is read to find the newest matches (only in a job's id range when filtering by video:
-    a job's segments are inserted together) and rank them, then the page's snippets are made in one
-    more pass over just their id range (a lookup per row would set a prefix's list of words up again
-    for each). Every row also says how many matched (at most `window` + 1); when nothing is kept,
-    one row says it and the rest of it is NULL.
+    The index is read once to rank: the newest matches with their bm25 (only in a job's id range
+    when filtering by video: a job's segments are inserted together). The filters are then checked
+    in score order, one match at a time, only until the page is full: a common speaker's page takes
+    a few dozen lookups, not one per match. The page's snippets are made in one more pass over just
+    their id range (a lookup per row would set a prefix's list of words up again for each). Every row
+    also says how many matched (at most `window` + 1, the one more only telling that there are more);
+    when the filters leave nothing, one row says it and the rest of it is NULL.
     """
     low, high = 0, _LAST_ID
     if job_id is not None:
         low, high = db.execute("SELECT min(id), max(id) FROM segments WHERE job_id = ?", (job_id,)).fetchone()
         if low is None:
             return [], False
-    rows = db.execute(f"""
-        WITH {_RANKED_MATCHES if speaker is None else _SPEAKERS_MATCHES},
-        best AS MATERIALIZED (SELECT id, score FROM kept ORDER BY score, id LIMIT :limit OFFSET :offset),
-        marked AS MATERIALIZED (
+    rows = db.execute("""
+        WITH newest AS MATERIALIZED (
+            SELECT rowid AS id, bm25(segments_fts) AS score FROM segments_fts
+            WHERE segments_fts MATCH :match AND rowid BETWEEN :low AND :high
+            ORDER BY rowid DESC LIMIT :window + 1),
+        named (job_id, label) AS MATERIALIZED (  -- the speakers who are the person called :speaker
+            SELECT speakers.job_id, speakers.label FROM people JOIN speakers ON speakers.person_id = people.id
+            WHERE people.name = :speaker AND (:job IS NULL OR speakers.job_id = :job)),
+        best AS MATERIALIZED (
+            -- "ranked" (ORDER BY with a LIMIT, so kept) hands its rows over in score order, and the
+            -- LIMIT below stops reading them, and checking the filters, once the page is full.
+            SELECT id, score FROM (
+                SELECT id, score FROM newest  -- the extra newest row only says that more matched
+                WHERE (SELECT count(*) FROM newest) <= :window OR id > (SELECT min(id) FROM newest)
+                ORDER BY score, id LIMIT -1) AS ranked
+            WHERE (:speaker IS NULL AND :job IS NULL) OR EXISTS (
+                SELECT 1 FROM segments WHERE segments.id = ranked.id AND (:job IS NULL OR segments.job_id = :job)
+                AND (:speaker IS NULL OR (segments.job_id, segments.speaker) IN named OR (
+                    segments.speaker = :speaker AND NOT EXISTS (  -- a label stands for unnamed speakers only
+                        SELECT 1 FROM speakers WHERE speakers.job_id = segments.job_id
+                        AND speakers.label = segments.speaker AND speakers.person_id IS NOT NULL))))
+            LIMIT :limit OFFSET :offset),
+        marked AS MATERIALIZED (  -- "+rowid": a filter on the rows read, not one lookup per id
             SELECT rowid AS id, snippet(segments_fts, 0, char(2), char(3), '…', 24) AS snippet FROM segments_fts
             WHERE segments_fts MATCH :match AND rowid BETWEEN (SELECT min(id) FROM best) AND (SELECT max(id) FROM best)
               AND +rowid IN (SELECT id FROM best))

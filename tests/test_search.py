@@ -167,6 +167,23 @@ def test_a_named_speaker_is_shown_and_found_by_name_in_every_video(connection):
     assert db.speakers(connection, garden) == ["Anna Berg", "SPEAKER_00"]
 
 
+def test_a_filtered_page_holds_the_speakers_best_matches_in_order(connection):
+    rng = random.Random(4)
+    lines = [(rng.choice(["SPEAKER_00", "SPEAKER_01", "SPEAKER_02"]),
+              " ".join(["tomatoes"] * rng.randint(1, 4) + ["and"] * rng.randint(0, 12)) + ".") for _ in range(300)]
+    job_id = add_job(connection, lines, duration=2000.0)
+    speakers.name_speaker(connection, job_id, "SPEAKER_02", "Anna")
+    everyone = [row for row in db.search_segments(connection, '"tomatoes"', limit=300)[0]]
+    for speaker, kept in (("SPEAKER_01", lambda row: row["speaker"] == "SPEAKER_01"),
+                          ("Anna", lambda row: row["speaker_name"] == "Anna")):
+        expected = [row["id"] for row in everyone if kept(row)]
+        pages = [db.search_segments(connection, '"tomatoes"', speaker, limit=7, offset=offset)[0]
+                 for offset in range(0, 21, 7)]
+        assert [row["id"] for page in pages for row in page] == expected[:21], speaker
+        assert [row["id"] for row in db.search_segments(connection, '"tomatoes"', speaker, job_id, limit=7)[0]] == \
+            expected[:7]
+
+
 def test_renaming_or_unnaming_shows_in_the_next_search(connection):
     job_id = add_job(connection, [("SPEAKER_00", "Tomatoes like sun.")])
     speakers.name_speaker(connection, job_id, "SPEAKER_00", "Anna")
