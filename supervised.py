@@ -122,14 +122,17 @@ class ChildProcess:
         raise PipelineError(f"The {self.name} process stopped unexpectedly ({how}); try again.") from None
 
     def stop(self) -> None:
-        """Kill the child's process group: SIGTERM, then SIGKILL a second later for anything left."""
-        process, self._process = self._process, None
+        """Kill the child's process group: SIGTERM, then SIGKILL a second later for anything left.
+
+        Its pipes are taken first, in one step: a start() on another thread while the kill waits
+        makes new ones, which this stop must not close."""
+        process, connection, lifeline = self._process, self._connection, self._lifeline
+        self._process = self._connection = self._lifeline = None
         if process is None:
             return
         kill_group(process)
-        self._connection.close()
-        os.close(self._lifeline)
-        self._connection = self._lifeline = None
+        connection.close()
+        os.close(lifeline)
         log.info("%s process %s stopped", self.name, process.pid)
 
 
