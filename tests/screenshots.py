@@ -2,7 +2,7 @@
 
 Generates the test media, serves it over loopback, runs the real app in a temporary folder,
 brings jobs into several states (Processed with a clip, Error, Processing, Queued) and writes
-docs/screenshot-{home,details,errors,people}.png with Chromium.
+docs/screenshot-{home,details,errors,people,search,clips}.png with Chromium.
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def main() -> int:
         finally:
             server.stop()
             media_server.close()
-    for name in ("home", "details", "errors", "people"):
+    for name in ("home", "details", "errors", "people", "search", "clips"):
         print(DOCS / f"screenshot-{name}.png")
     return 0
 
@@ -150,6 +150,12 @@ def shoot(browser, server: LiveServer, media_server: MediaServer) -> None:
 
     page.goto("/people/")
     page.screenshot(path=str(DOCS / "screenshot-people.png"), full_page=True)
+
+    page.goto("/search?q=balcony")
+    page.screenshot(path=str(DOCS / "screenshot-search.png"), full_page=True)
+
+    page.goto("/clips")
+    page.screenshot(path=str(DOCS / "screenshot-clips.png"), full_page=True)
 
     page.goto(f"/jobs/{interview}")
     page.wait_for_function("() => document.getElementById('player').readyState >= 1")
