@@ -10,14 +10,7 @@ import search
 import speakers
 from jobs import UserError
 from pipeline.types import AnalysisResult, Segment, VideoInfo
-
-
-@pytest.fixture
-def connection(tmp_path):
-    connection = db.connect(tmp_path / "videos.db")
-    db.migrate(connection)
-    yield connection
-    connection.close()
+from tests.test_db import connection  # noqa: F401  (a migrated database)
 
 
 def add_job(connection, lines, title="A talk", duration=60.0) -> int:

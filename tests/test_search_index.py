@@ -6,14 +6,7 @@ import pytest
 
 import db
 from pipeline.types import AnalysisResult, Candidate, Segment, VideoInfo
-
-
-@pytest.fixture
-def connection(tmp_path):
-    connection = db.connect(tmp_path / "videos.db")
-    db.migrate(connection)
-    yield connection
-    connection.close()
+from tests.test_db import connection  # noqa: F401  (a migrated database)
 
 
 def result(texts, reasons=("a question",)) -> AnalysisResult:
