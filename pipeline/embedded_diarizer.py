@@ -32,6 +32,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from faster_whisper.vad import VadOptions, get_speech_timestamps
+from scipy.cluster.hierarchy import fcluster, linkage
+from sklearn.cluster import AgglomerativeClustering, KMeans
 
 from . import campplus
 from .types import SpeakerTurn
@@ -70,7 +74,6 @@ class SpeakerCount:
 
 def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
     """Speech stretches in seconds from Silero VAD (bundled with faster-whisper)."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
     stamps = get_speech_timestamps(audio, VadOptions(**VAD_OPTIONS))
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 
@@ -129,7 +132,6 @@ def _windows(regions: list[tuple[float, float]], total_frames: int) -> list[tupl
 
 def embed_windows(audio: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
     """Unit-length CAM++ embeddings, one per window (NaN rows for windows the audio cuts short)."""
-    import torch
     features = campplus.fbank(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
     return campplus.embed_features([features[lo:hi] for lo, hi in windows])
 
@@ -148,7 +150,6 @@ def _laplacian(affinity: np.ndarray, p: int) -> np.ndarray:
 
 def spectral_labels(points: np.ndarray, count: SpeakerCount) -> np.ndarray:
     """NME-SC on unit embeddings: labels 0..k-1, k from the largest normalised eigengap unless fixed."""
-    from sklearn.cluster import KMeans
     n = len(points)
     k_high = min(count.maximum, MAX_SPEAKERS_SEARCHED, n - 1)
     affinity = points @ points.T
@@ -207,7 +208,6 @@ def _refine(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def _add_brief_speakers(embeddings: np.ndarray, labels: np.ndarray, count: SpeakerCount) -> np.ndarray:
     """New speakers from coherent groups of windows that fit no cluster (see OUTLIER_SIMILARITY)."""
-    from scipy.cluster.hierarchy import fcluster, linkage
     for _ in range(3):  # a new speaker moves the centroids, which may reveal another
         centroids = _centroids(embeddings, labels)
         fit = np.einsum("ij,ij->i", embeddings, centroids[labels])
@@ -240,7 +240,6 @@ def cluster(embeddings: np.ndarray, count: SpeakerCount) -> np.ndarray:
         k = min(count.exact or count.minimum, n)
         if k <= 1:
             return np.zeros(n, dtype=int)
-        from sklearn.cluster import AgglomerativeClustering
         return AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(embeddings)
     sample = np.unique(np.linspace(0, n - 1, min(n, MAX_POINTS)).astype(int))
     sample_labels = _relabel(spectral_labels(embeddings[sample], count))
@@ -389,4 +388,4 @@ def warm_up() -> None:
     embed_windows(audio, [(0, int(WINDOW * 100))])
     speech_regions(audio)
     points = _unit(rng.standard_normal((3 * MIN_NEIGHBOURS, 8)))
-    cluster(points, SpeakerCount())  # imports scikit-learn and scipy and runs the eigen-solve once
+    cluster(points, SpeakerCount())  # runs the eigen-solve once

@@ -129,7 +129,8 @@ def _audio(stages: _Stages, video: VideoInfo, options: AnalysisOptions, progress
 def _transcribe_and_diarize(stages: _Stages, wav: Path, options: AnalysisOptions,
                             progress) -> tuple[Transcript, Diarization]:
     """Transcription in this thread while diarization listens in another (pipeline.threads says why);
-    then diarization finishes with the transcript's words."""
+    then diarization finishes with the transcript's words. Both threads' modules are imported before
+    the second starts: two threads importing one package at once can see it half initialised."""
     transcribe_inputs = transcribe.model_identity(options)
     reused_transcript = stages.reuse("transcribe", transcribe_inputs)
     diarize_inputs = diarize.identity(options)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import functools
 
+import ctranslate2
+from faster_whisper import WhisperModel
+
 from . import threads
 from .errors import ModelError
 from .models import resolve_whisper_model
@@ -19,7 +22,6 @@ from .types import Transcript, Word
 def _device(requested: str) -> str:
     if requested != "auto":
         return requested
-    import ctranslate2
     return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
 
 
@@ -36,7 +38,6 @@ def cpu_threads_for(requested: int) -> int:
 
 @functools.lru_cache(maxsize=2)
 def _load(model: str, device: str, compute_type: str, cpu_threads: int):
-    from faster_whisper import WhisperModel
     return WhisperModel(model, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
 
 

@@ -21,6 +21,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 MODELS_DIR = Path(__file__).resolve().parent.parent / "instance" / "models"
 
 
+def run_cli(*args: str, timeout: float = 600):
+    """`python -m pipeline ARGS` with no Hugging Face token, as a user without one runs it."""
+    import subprocess
+    import sys
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYANNOTE_METRICS_ENABLED": "false"}
+    env.pop("HUGGING_FACE_TOKEN", None)
+    env.pop("HF_TOKEN", None)
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 class MediaServer:
     """A loopback HTTP server over one folder; `url(name)` gives a file's address."""
 

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from pipeline import diarize, embedded_diarizer
 from pipeline.embedded_diarizer import SpeakerCount
-from tests.conftest import MODELS_DIR, REPO
+from tests.conftest import MODELS_DIR, run_cli
 from tests.media import INTERVIEW, dialogue
 
 
@@ -85,9 +83,9 @@ def test_speech_the_transcript_heard_gets_a_turn(interview_audio):
 
 def test_cli_num_speakers_reaches_the_diarizer(media_dir, tmp_path):
     out = tmp_path / "out"
-    subprocess.run([sys.executable, "-m", "pipeline", "run", str(media_dir / "short.mp4"), "--out", str(out),
-                    "--models-dir", str(MODELS_DIR), "--diarization", "embedded", "--num-speakers", "1"],
-                   cwd=REPO, check=True, capture_output=True, timeout=600)
+    done = run_cli("run", str(media_dir / "short.mp4"), "--out", str(out), "--models-dir", str(MODELS_DIR),
+                   "--diarization", "embedded", "--num-speakers", "1")
+    assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads((out / "result.json").read_text())
     assert {turn["speaker"] for turn in result["turns"]} == {"SPEAKER_00"}
     assert result["diarization_backend"] == "embedded"

@@ -7,8 +7,7 @@ import shutil
 import pytest
 
 from pipeline.manifest import Manifest, stage_key
-from tests.conftest import MODELS_DIR
-from tests.test_pipeline_cli import _cli
+from tests.conftest import MODELS_DIR, run_cli
 
 
 def test_stage_keys_chain_so_an_upstream_change_reaches_every_later_stage():
@@ -35,7 +34,7 @@ def test_an_unreadable_manifest_means_everything_runs_again(tmp_path):
 @pytest.fixture(scope="module")
 def first_run(media_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("manifest") / "out"
-    done = _cli("run", str(media_dir / "short.mp4"), "--out", str(out), "--models-dir", str(MODELS_DIR))
+    done = run_cli("run", str(media_dir / "short.mp4"), "--out", str(out), "--models-dir", str(MODELS_DIR))
     assert done.returncode == 0, done.stderr[-2000:]
     return out
 
@@ -47,7 +46,7 @@ def words(out) -> str:
 def test_another_source_into_the_same_folder_is_analysed_afresh(first_run, media_dir, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(first_run, out)
-    done = _cli("run", str(media_dir / "interview.mp4"), "--out", str(out), "--models-dir", str(MODELS_DIR))
+    done = run_cli("run", str(media_dir / "interview.mp4"), "--out", str(out), "--models-dir", str(MODELS_DIR))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "garden show" in words(out) and words(out) != words(first_run)
     assert json.loads((out / "manifest.json").read_text())["source"] == str(media_dir / "interview.mp4")
@@ -57,7 +56,7 @@ def test_new_speaker_options_rerun_diarization_only(first_run, media_dir, tmp_pa
     out = tmp_path / "out"
     shutil.copytree(first_run, out, copy_function=shutil.copy2)
     transcript_time = (out / "transcript.json").stat().st_mtime_ns
-    done = _cli("run", str(media_dir / "short.mp4"), "--out", str(out), "--models-dir", str(MODELS_DIR),
+    done = run_cli("run", str(media_dir / "short.mp4"), "--out", str(out), "--models-dir", str(MODELS_DIR),
                 "--num-speakers", "1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert (out / "transcript.json").stat().st_mtime_ns == transcript_time
@@ -71,7 +70,7 @@ def test_a_moved_folder_keeps_its_results(first_run, media_dir, tmp_path):
     moved = tmp_path / "elsewhere" / "job"
     shutil.copytree(first_run, moved, copy_function=shutil.copy2)
     stamps = {p.name: p.stat().st_mtime_ns for p in moved.iterdir() if p.name not in ("result.json",)}
-    done = _cli("run", str(media_dir / "short.mp4"), "--out", str(moved), "--models-dir", str(MODELS_DIR))
+    done = run_cli("run", str(media_dir / "short.mp4"), "--out", str(moved), "--models-dir", str(MODELS_DIR))
     assert done.returncode == 0, done.stderr[-2000:]
     for name in ("video.json", "audio.wav", "transcript.json", "turns.json"):
         assert (moved / name).stat().st_mtime_ns == stamps[name], f"{name} was made again"

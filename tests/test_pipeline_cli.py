@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MODELS_DIR
+from tests.conftest import MODELS_DIR, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,14 +29,6 @@ MAX_WER = 0.10
 MIN_SPEAKER_ACCURACY = 0.90
 RESULT_KEYS = {"schema_version", "video", "language", "words", "segments", "turns", "candidates",
                "diarization_backend", "diarization_reason", "timings", "voiceprints", "voiceprint_model", "overlaps"}
-
-
-def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYANNOTE_METRICS_ENABLED": "false"}
-    env.pop("HUGGING_FACE_TOKEN", None)
-    env.pop("HF_TOKEN", None)
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def normalise(text: str) -> str:
@@ -62,7 +54,7 @@ class Run:
 def analysis(media_server, tmp_path_factory) -> Run:
     out = tmp_path_factory.mktemp("cli-run") / "job"
     started = time.perf_counter()
-    done = _cli("run", media_server.url("interview.mp4"), "--out", str(out), "--models-dir", str(MODELS_DIR))
+    done = run_cli("run", media_server.url("interview.mp4"), "--out", str(out), "--models-dir", str(MODELS_DIR))
     seconds = time.perf_counter() - started
     assert done.returncode == 0, f"run failed ({done.returncode}):\n{done.stderr[-3000:]}"
     return Run(out, done, seconds)
@@ -74,7 +66,7 @@ def resumed(analysis, media_server) -> tuple[Run, dict]:
     before = {name: (analysis.out / name).stat().st_mtime_ns
               for name in ("video.json", "video.mp4", "audio.wav", "transcript.json", "turns.json")}
     started = time.perf_counter()
-    done = _cli("run", media_server.url("interview.mp4"), "--out", str(analysis.out),
+    done = run_cli("run", media_server.url("interview.mp4"), "--out", str(analysis.out),
                 "--models-dir", str(MODELS_DIR))
     seconds = time.perf_counter() - started
     assert done.returncode == 0, done.stderr[-3000:]
@@ -186,7 +178,7 @@ def test_srt_vtt_and_rttm_exports_parse(analysis):
 def test_clip_of_the_first_candidate_has_the_exact_length(analysis, tmp_path):
     first = analysis.result["candidates"][0]
     out = tmp_path / "clip.mp4"
-    done = _cli("clip", analysis.result["video"]["path"], str(first["start"]), str(first["end"]), str(out))
+    done = run_cli("clip", analysis.result["video"]["path"], str(first["start"]), str(first["end"]), str(out))
     assert done.returncode == 0, done.stderr
     probed = ffprobe(out)
     assert float(probed["format"]["duration"]) == pytest.approx(first["end"] - first["start"], abs=0.1)
@@ -201,7 +193,7 @@ def test_vertical_clip_with_burned_captions(analysis, tmp_path):
     first = analysis.result["candidates"][0]
     out = tmp_path / "vertical.mp4"
     start, end = first["start"], min(first["start"] + 6.0, first["end"])
-    done = _cli("clip", analysis.result["video"]["path"], str(start), str(end), str(out),
+    done = run_cli("clip", analysis.result["video"]["path"], str(start), str(end), str(out),
                 "--captions", str(analysis.out / "result.json"), "--vertical")
     assert done.returncode == 0, done.stderr
     probed = ffprobe(out)
@@ -212,7 +204,7 @@ def test_vertical_clip_with_burned_captions(analysis, tmp_path):
 
 
 def test_clip_with_bad_times_fails_cleanly(analysis, tmp_path):
-    done = _cli("clip", analysis.result["video"]["path"], "12", "10", str(tmp_path / "bad.mp4"))
+    done = run_cli("clip", analysis.result["video"]["path"], "12", "10", str(tmp_path / "bad.mp4"))
     assert done.returncode == 1
     assert "error: The clip must end after it starts." in done.stderr
     assert not list(tmp_path.iterdir())
@@ -279,7 +271,7 @@ def test_bad_input_raises_a_typed_one_line_error(media_server, tmp_path, source,
 
 
 def test_bad_input_through_the_cli_is_one_error_line(media_server, tmp_path):
-    done = _cli("run", media_server.url("missing.mp4"), "--out", str(tmp_path / "job"),
+    done = run_cli("run", media_server.url("missing.mp4"), "--out", str(tmp_path / "job"),
                 "--models-dir", str(MODELS_DIR), timeout=120)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
