@@ -39,9 +39,22 @@ def _network() -> torch.nn.Module:
     return network.eval()
 
 
-def fbank(waveform: torch.Tensor) -> torch.Tensor:
-    """(frames, 80) log-mel features of one mono waveform in [-1, 1]."""
-    return kaldi.fbank(waveform.reshape(1, -1), num_mel_bins=80, sample_frequency=SAMPLE_RATE, dither=0.0)
+FRAME_LENGTH, FRAME_SHIFT = 400, 160  # Kaldi fbank: 25 ms frames every 10 ms
+BLOCK_FRAMES = 30_000  # 5 minutes
+
+
+def fbank(waveform: torch.Tensor, block_frames: int = BLOCK_FRAMES) -> torch.Tensor:
+    """(frames, 80) log-mel features of one mono waveform in [-1, 1].
+
+    Computed a block of frames at a time: each frame depends only on its own samples, so the
+    result is the same, and an hour no longer needs 2 GB of intermediate spectra at once.
+    """
+    waveform = waveform.reshape(-1)
+    total = max((len(waveform) - FRAME_LENGTH) // FRAME_SHIFT + 1, 0)
+    blocks = [kaldi.fbank(waveform[first * FRAME_SHIFT:(min(first + block_frames, total) - 1) * FRAME_SHIFT + FRAME_LENGTH]
+                          .reshape(1, -1), num_mel_bins=80, sample_frequency=SAMPLE_RATE, dither=0.0)
+              for first in range(0, total, block_frames)]
+    return torch.cat(blocks) if blocks else torch.zeros((0, 80))
 
 
 def embed_features(features: list[torch.Tensor]) -> np.ndarray:

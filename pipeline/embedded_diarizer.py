@@ -338,7 +338,7 @@ def hear_words(evidence: Evidence, audio: np.ndarray, heard: list[tuple[float, f
 def _add_speech(evidence: Evidence, audio: np.ndarray, regions: list[tuple[float, float]]) -> Evidence:
     if not regions:
         return evidence
-    total_frames = max((len(audio) - 400) // 160 + 1, 0)  # Kaldi fbank: 25 ms frames every 10 ms
+    total_frames = max((len(audio) - campplus.FRAME_LENGTH) // campplus.FRAME_SHIFT + 1, 0)
     windows = _windows(regions, total_frames)
     embeddings = embed_windows(audio, windows)
     usable = ~np.isnan(embeddings).any(axis=1)  # windows cut short by the end of the audio

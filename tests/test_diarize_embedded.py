@@ -5,8 +5,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
+import torchaudio.compliance.kaldi as kaldi
 
-from pipeline import diarize, embedded_diarizer
+from pipeline import campplus, diarize, embedded_diarizer
 from pipeline.embedded_diarizer import SpeakerCount
 from tests.conftest import MODELS_DIR, run_cli
 from tests.media import INTERVIEW, dialogue
@@ -89,3 +91,14 @@ def test_cli_num_speakers_reaches_the_diarizer(media_dir, tmp_path):
     result = json.loads((out / "result.json").read_text())
     assert {turn["speaker"] for turn in result["turns"]} == {"SPEAKER_00"}
     assert result["diarization_backend"] == "embedded"
+
+
+def test_features_computed_in_blocks_equal_the_whole_at_once():
+    """Blocks keep an hour's features from needing gigabytes of spectra; they must change nothing."""
+    waveform = torch.from_numpy((0.1 * np.random.default_rng(1).standard_normal(16000 * 7 + 123)).astype(np.float32))
+    whole = kaldi.fbank(waveform.reshape(1, -1), num_mel_bins=80, sample_frequency=16000, dither=0.0)
+    for block_frames in (1, 77, 300, len(whole), 10 * len(whole)):
+        blocks = campplus.fbank(waveform, block_frames)
+        assert blocks.shape == whole.shape
+        assert torch.allclose(blocks, whole, atol=1e-4)
+    assert campplus.fbank(torch.zeros(100)).shape == (0, 80)
