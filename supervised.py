@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 KILL_GRACE_SECONDS = 1.0  # between SIGTERM and SIGKILL of a stopped child's group
 POLL_SECONDS = 0.1  # how often a waiting call asks whether to stop
+# Children do the background work (analysis, cutting) and run this many steps below the app's
+# priority, with everything they start: the pages stay fast while a job runs, and the job loses
+# nothing when nobody is using them (see bench/load.py).
+BACKGROUND_NICENESS = 10
 
 
 class ChildProcess:
@@ -171,6 +175,7 @@ def serve(prepare: Callable) -> None:
     (progress, ...) to the parent while it works.
     """
     connection, lifeline = Connection(int(sys.argv[1])), int(sys.argv[2])
+    os.nice(BACKGROUND_NICENESS)
     threading.Thread(target=_die_with_parent, args=(lifeline,), name="lifeline", daemon=True).start()
     try:
         handle = prepare(connection.recv())

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import Cancelled, PipelineError
-from supervised import ChildProcess
+from supervised import BACKGROUND_NICENESS, ChildProcess
 from tests.conftest import REPO
 from tests.processes import app_processes
 
@@ -48,6 +48,13 @@ def test_answers_and_messages(child):
     assert child.call(("echo", 7), lambda *message: messages.append(message), never) == ("prepared", 7)
     assert messages == [("progress", "echo", 0.5, "halfway")]
     assert child.call(("echo", 8), lambda *message: None, never) == ("prepared", 8)  # the same process serves on
+
+
+def test_the_child_and_what_it_starts_run_below_the_app(child):
+    """Background work must not slow the pages: the child yields the CPU to the app."""
+    child.call(("echo", 1), lambda *message: None, never)
+    app_priority = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, child.pid) == min(app_priority + BACKGROUND_NICENESS, 19) > app_priority
 
 
 @pytest.mark.parametrize("request_, message", [
@@ -106,7 +113,7 @@ def test_the_group_dies_with_its_parent_even_when_the_parent_is_killed(tmp_path)
     its own group, grandchildren included."""
     mark = uuid.uuid4().hex
     parent = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from supervised import ChildProcess; c = ChildProcess('test', sys.argv[1]); "
+        [sys.executable, "-c", "import sys; from supervised import BACKGROUND_NICENESS, ChildProcess; c = ChildProcess('test', sys.argv[1]); "
                                "c.start(); c.call(('sleep',), lambda *m: None, lambda: False)", str(CHILD)],
         cwd=REPO, env={**os.environ, "CLIPPER_TEST_MARK": mark})
     try:
