@@ -4,12 +4,20 @@ Decoding is faster-whisper's sequential pass with its defaults. Its BatchedInfer
 measured here (Whisper base int8, bench/dialogues dev split): 0.10-0.13 x real time against 0.19,
 but a pooled WER of 12.5-16.7 % against 11.0 %, chunking at short pauses and without the previous
 text as context. The time is won back instead by diarizing beside the transcription (pipeline.threads).
+
+Long audio is transcribed in pieces of about five minutes, each cut at its quietest moment near
+the end: faster-whisper computes the features of all the audio it is given at once, which for an
+hour peaked at 2.5 GB. A piece starts without the previous piece's text as context; at five
+minutes that is one 30 s window in ten.
 """
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 
 import ctranslate2
+import numpy as np
+import soundfile
 from faster_whisper import WhisperModel
 
 from . import threads
@@ -64,20 +72,61 @@ def load_model(options: AnalysisOptions):
         ) from None
 
 
-def transcribe(wav_path: str, options: AnalysisOptions, progress: ProgressCallback = no_progress) -> Transcript:
-    """Transcribe a 16 kHz WAV into timed words; silence gives an empty transcript."""
+PIECE_SECONDS = 300.0
+CUT_SEARCH_SECONDS = 20.0  # a piece ends in the quietest half second of its last this many seconds
+
+
+def _quietest(audio: np.ndarray, rate: int) -> int:
+    """Sample offset of the middle of the quietest half second: a pause, not the closure of a 'p'."""
+    frame, span = rate // 20, 10  # 50 ms frames, 500 ms spans
+    energy = np.square(audio[:len(audio) // frame * frame].reshape(-1, frame)).mean(axis=1)
+    spans = np.convolve(energy, np.ones(span), mode="valid")
+    return int(np.argmin(spans)) * frame + span * frame // 2
+
+
+def pieces(wav_path: str, piece_seconds: float = PIECE_SECONDS) -> Iterator[tuple[float, np.ndarray]]:
+    """(start in seconds, float32 samples) of consecutive pieces covering the whole WAV."""
+    with soundfile.SoundFile(wav_path) as wav:
+        rate, total = wav.samplerate, wav.frames
+        piece, search = int(piece_seconds * rate), int(min(CUT_SEARCH_SECONDS, piece_seconds / 2) * rate)
+        start, end = 0, None
+        while end != total:  # at least one piece, so an empty WAV is one empty piece
+            end = start + piece
+            if end + search >= total:
+                end = total
+            else:
+                wav.seek(end - search)
+                end = end - search + _quietest(wav.read(search, dtype="float32", always_2d=True).mean(axis=1), rate)
+            wav.seek(start)
+            yield start / rate, wav.read(end - start, dtype="float32", always_2d=True).mean(axis=1)
+            start = end
+
+
+def transcribe(wav_path: str, options: AnalysisOptions, progress: ProgressCallback = no_progress,
+               piece_seconds: float = PIECE_SECONDS) -> Transcript:
+    """Transcribe a 16 kHz WAV into timed words; silence gives an empty transcript.
+
+    Unless the options name it, the language is detected on the first piece with words and kept.
+    """
     model = load_model(options)
-    segments, info = model.transcribe(wav_path, language=options.language, word_timestamps=True, vad_filter=True)
+    duration = soundfile.info(wav_path).duration
+    detected = None  # (language, probability)
     words: list[Word] = []
-    progress("transcribe", 0.0, f"language {info.language}")
-    for segment in segments:
-        for word in segment.words or []:
-            text = word.word.strip()
-            if text:
-                words.append(Word(start=round(word.start, 3), end=round(word.end, 3),
-                                  text=text, probability=round(word.probability, 3)))
-        if info.duration:
-            progress("transcribe", min(segment.end / info.duration, 1.0), f"{segment.end:.0f}/{info.duration:.0f} s")
+    for offset, audio in pieces(wav_path, piece_seconds):
+        language = options.language or (detected and detected[0])
+        segments, info = model.transcribe(audio, language=language, word_timestamps=True, vad_filter=True)
+        if offset == 0:
+            progress("transcribe", 0.0, f"language {info.language}")
+        for segment in segments:
+            for word in segment.words or []:
+                text = word.word.strip()
+                if text:
+                    words.append(Word(start=round(offset + word.start, 3), end=round(offset + word.end, 3),
+                                      text=text, probability=round(word.probability, 3)))
+            end = offset + segment.end
+            progress("transcribe", min(end / duration, 1.0), f"{end:.0f}/{duration:.0f} s")
+        if detected is None and words:
+            detected = (info.language, info.language_probability)
+    language, probability = detected or (info.language, info.language_probability)
     progress("transcribe", 1.0, "done")
-    return Transcript(language=info.language, language_probability=round(info.language_probability, 3),
-                      duration=info.duration, words=words)
+    return Transcript(language=language, language_probability=round(probability, 3), duration=duration, words=words)

@@ -1,11 +1,14 @@
 """Model resolution: the bundled two-part Whisper base pack, local folders, and hub names offline."""
 from __future__ import annotations
 
+import difflib
 import hashlib
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 
 from pipeline import models, transcribe
 from pipeline.errors import ModelError
@@ -48,6 +51,34 @@ def test_bundled_model_loads_and_transcribes_nothing_from_silence(tmp_path):
         handle.writeframes(b"\0\0" * 16000 * 2)
     transcript = transcribe.transcribe(str(silence), AnalysisOptions(models_dir=str(MODELS_DIR)))
     assert transcript.words == [] and transcript.duration == pytest.approx(2.0)
+
+
+def test_long_audio_is_transcribed_in_pieces_cut_in_pauses(interview):
+    """Pieces keep an hour's features from needing gigabytes; each is cut between words, and the
+    words keep their times in the whole recording."""
+    wav = str(interview.wav)
+    pieces = list(transcribe.pieces(wav, piece_seconds=12))
+    offsets = [offset for offset, _ in pieces]
+    assert len(pieces) >= 2 and offsets[0] == 0
+    assert offsets[1:] == pytest.approx(np.cumsum([len(audio) / 16000 for _, audio in pieces])[:-1].tolist())
+    assert sum(len(audio) for _, audio in pieces) == soundfile.info(wav).frames
+    assert all(interview.speaker_at(cut) is None for cut in offsets[1:])
+    options = AnalysisOptions(models_dir=str(MODELS_DIR))
+    whole, pieced = transcribe.transcribe(wav, options), transcribe.transcribe(wav, options, piece_seconds=12)
+    assert pieced.language == whole.language == "en" and pieced.duration == whole.duration
+    assert [w.start for w in pieced.words] == sorted(w.start for w in pieced.words)
+    matcher = difflib.SequenceMatcher(None, [w.text for w in whole.words], [w.text for w in pieced.words])
+    assert matcher.ratio() >= 0.8
+    same = [(whole.words[block.a + i], pieced.words[block.b + i])
+            for block in matcher.get_matching_blocks() for i in range(block.size)]
+    assert np.median([abs(a.start - b.start) for a, b in same]) < 0.1
+
+
+def test_an_empty_recording_is_one_empty_piece(tmp_path):
+    empty = tmp_path / "empty.wav"
+    soundfile.write(empty, np.zeros(0, np.float32), 16000, subtype="PCM_16")
+    assert [(offset, len(audio)) for offset, audio in transcribe.pieces(str(empty))] == [(0.0, 0)]
+    assert transcribe.transcribe(str(empty), AnalysisOptions(models_dir=str(MODELS_DIR))).words == []
 
 
 # ---- a fake pack, to see the checks work ----------------------------------------------------
