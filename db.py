@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from array import array
+import threading
 import time
+from array import array
 from pathlib import Path
 
-from flask import current_app, g
+from flask import current_app
 
 ACTIVE_STATUSES = ("Downloading", "Processing")
 WAITING_STATUSES = ("Pending", "Queued")
@@ -243,16 +244,19 @@ def migrate(connection: sqlite3.Connection) -> None:
 
 
 def get_db() -> sqlite3.Connection:
-    """This request's connection."""
-    if "db" not in g:
-        g.db = connect(current_app.config["SETTINGS"].database_path)
-    return g.db
+    """This server thread's connection, kept from one request to the next: a new one costs its
+    PRAGMAs and reading the schema, and starts with an empty page cache (bench.load, bench.search)."""
+    local = current_app.extensions["db_connections"]
+    if getattr(local, "connection", None) is None:
+        local.connection = connect(current_app.config["SETTINGS"].database_path)
+    return local.connection
 
 
-def close_db(_error=None) -> None:
-    connection = g.pop("db", None)
-    if connection is not None:
-        connection.close()
+def _end_request(_error=None) -> None:
+    """Nothing carries over to the next request: a transaction left open is rolled back."""
+    connection = getattr(current_app.extensions["db_connections"], "connection", None)
+    if connection is not None and connection.in_transaction:
+        connection.rollback()
 
 
 def init_app(app) -> None:
@@ -261,7 +265,8 @@ def init_app(app) -> None:
         migrate(connection)
     finally:
         connection.close()
-    app.teardown_appcontext(close_db)
+    app.extensions["db_connections"] = threading.local()
+    app.teardown_appcontext(_end_request)
 
 
 class transaction:

@@ -394,3 +394,30 @@ def test_list_cache_makes_a_missing_entry_once():
     cache.get("b", lambda: "b")
     cache.get("c", lambda: "c")  # the oldest entry goes
     assert cache.get("key", lambda: "again") == "again"
+
+
+def test_a_thread_keeps_its_connection_and_a_failed_request_leaves_no_transaction_behind(app):
+    seen = []
+
+    @app.get("/test/connection")
+    def connection_id():
+        seen.append(db.get_db())
+        return ""
+
+    @app.get("/test/fail-in-a-transaction")
+    def fail_in_a_transaction():
+        connection = db.get_db()
+        connection.execute("BEGIN IMMEDIATE")
+        db.create_job(connection, "https://example.com/half-written", "720p")
+        raise RuntimeError("the request failed half way")
+
+    client = app.test_client()
+    client.get("/test/connection")
+    with pytest.raises(RuntimeError):
+        client.get("/test/fail-in-a-transaction")
+    client.get("/test/connection")
+    assert seen[0] is seen[1] and not seen[1].in_transaction
+    other = connect(app)
+    assert db.count_jobs(other) == 0
+    db.create_job(other, "https://example.com/next", "720p")  # no write lock left held
+    other.close()
