@@ -19,9 +19,22 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.quality import annotation, normalize
 from bench.speed import MODELS_DIR, REPO, make_dialogue
 
 MAX_RSS_BYTES = 2 * 1024 ** 3
+
+
+def accuracy(result: dict, recording) -> str:
+    """WER and DER (collar ±0.25 s) of the whole hour against the script it was spoken from."""
+    import jiwer
+    from pyannote.metrics.diarization import DiarizationErrorRate
+    reference = " ".join(normalize(" ".join(u.text for u in recording.utterances)))
+    hypothesis = " ".join(normalize(" ".join(word["text"] for word in result["words"])))
+    der = DiarizationErrorRate(collar=0.5)(
+        annotation([(u.start, u.end, u.speaker) for u in recording.utterances], "long"),
+        annotation([(t["start"], t["end"], t["speaker"]) for t in result["turns"]], "long"))
+    return f"WER {jiwer.wer(reference, hypothesis):.1%}, DER ±0.25 s {der:.1%}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     try:
         started = time.perf_counter()
-        _, video, duration = make_dialogue(work, args.minutes, size="640x360", rate=10)
+        recording, video = make_dialogue(work, args.minutes, size="640x360", rate=10)
+        duration = recording.duration
         print(f"media      {duration / 60:.1f} min of dialogue, 640x360 video, made in {time.perf_counter() - started:.0f} s",
               flush=True)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYANNOTE_METRICS_ENABLED": "false"}
@@ -57,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stages     " + ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in result["timings"].items()))
     print(f"result     {len(result['words'])} words, {len({t['speaker'] for t in result['turns']})} speakers, "
           f"{len(result['candidates'])} candidates")
+    print(f"accuracy   {accuracy(result, recording)}")
     verdict = "PASS" if peak <= MAX_RSS_BYTES else "MISS"
     print(f"peak RSS   {peak / 1024 ** 3:.2f} GB (target <= {MAX_RSS_BYTES / 1024 ** 3:.0f} GB)  {verdict}")
     return 0

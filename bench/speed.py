@@ -78,8 +78,8 @@ SCRIPT = [
 ]
 
 
-def make_dialogue(work: Path, minutes: float, size: str = "1280x720", rate: int = 25) -> tuple[Path, Path, float]:
-    """A WAV and an H.264/AAC video of about `minutes` of two-speaker dialogue."""
+def make_dialogue(work: Path, minutes: float, size: str = "1280x720", rate: int = 25) -> tuple[test_media.Recording, Path]:
+    """About `minutes` of two-speaker dialogue: its recording (WAV and reference) and an H.264/AAC video."""
     lines: list[tuple[str, str]] = []
     estimate = 0.0
     while estimate < minutes * 60:
@@ -88,7 +88,7 @@ def make_dialogue(work: Path, minutes: float, size: str = "1280x720", rate: int 
         estimate += len(line[1].split()) / 3.5 + 0.6  # these voices speak about 3.5 words/s
     recording = test_media.dialogue(lines, work / "dialogue.wav")
     video = test_media.mux_video(recording.wav, work / "dialogue.mp4", recording.duration, size=size, rate=rate)
-    return recording.wav, video, recording.duration
+    return recording, video
 
 
 def bare_transcription(model, wav: Path) -> float:
@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     try:
         started = time.perf_counter()
-        _, video, duration = make_dialogue(work, args.minutes)
+        recording, video = make_dialogue(work, args.minutes)
+        duration = recording.duration
         # The baseline hears exactly what the pipeline will: the audio decoded back from the video.
         wav = media.extract_audio(video, work / "bare.wav")
         print(f"media      {duration:6.1f} s of dialogue, 1280x720 video, made in {time.perf_counter() - started:.1f} s")
