@@ -284,6 +284,14 @@ def reference_text(meta: dict) -> str | None:
     return " ".join(w["text"] for w in meta["words"])
 
 
+def load_index(corpus) -> list[dict]:
+    """A corpus module's recordings (bench.dialogues, bench.real_voices), generated first when missing."""
+    path = corpus.DATA_DIR / "index.json"
+    if not path.exists():
+        corpus.generate(corpus.DATA_DIR)
+    return json.loads(path.read_text())
+
+
 def evaluate(corpus: str, split: str, backends: list[str], skip_asr: bool, options, repeat: int = 1) -> dict:
     from pyannote.metrics.diarization import DiarizationErrorRate
     from pipeline import combine
@@ -291,7 +299,7 @@ def evaluate(corpus: str, split: str, backends: list[str], skip_asr: bool, optio
 
     warnings.filterwarnings("ignore", message="'uem' was approximated")
     module = CORPORA[corpus]
-    index = module.load_index()
+    index = load_index(module)
     chosen = [e for e in index if split == "all" or e["split"] == split]
     results: dict = {}
     for backend in backends:

@@ -645,14 +645,6 @@ def generate(out_dir: Path = DATA_DIR, only: set[str] | None = None) -> list[dic
     return index
 
 
-def load_index(data_dir: Path = DATA_DIR) -> list[dict]:
-    """The recordings' index, generating the data first when it is missing."""
-    path = data_dir / "index.json"
-    if not path.exists():
-        generate(data_dir)
-    return json.loads(path.read_text())
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DATA_DIR)
