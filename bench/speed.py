@@ -1,6 +1,6 @@
 """Speed benchmark: does the analysis cost no more than the transcription it can't avoid?
 
-    python -m bench.speed [--minutes 3] [--work DIR] [--no-busy] [--strict]
+    python -m bench.speed [--minutes 3] [--pairs 3] [--work DIR] [--no-busy] [--strict]
 
 It synthesises a two-speaker dialogue (espeak-ng voices from tests.media) muxed into a 1280x720
 video, then, in one process and with every model loaded beforehand, times:
@@ -15,7 +15,8 @@ video, then, in one process and with every model loaded beforehand, times:
 4. cutting a 30 s 720p clip with `media.cut_clip`.
 
 Then it does it all again while another process keeps one core busy (--no-busy skips this): a
-figure that holds only on a quiet machine does not hold. Ratios are taken within one round.
+figure that holds only on a quiet machine does not hold. Steps 1 and 2 run in turn --pairs times
+and the pair with the median ratio is reported: this machine's speed drifts by 10 % within minutes.
 Targets: analysis / bare transcription <= 1.0, diarization / audio <= 0.05, cut / clip length <= 0.2.
 """
 from __future__ import annotations
@@ -119,15 +120,21 @@ class BusyCore:
         self.process.join(timeout=5)
 
 
-def measure(work: Path, video: Path, wav: Path, duration: float, options, bare_models: dict) -> dict:
-    """One round of every figure; ratios are taken within the round."""
+def measure(work: Path, video: Path, wav: Path, duration: float, options, bare_models: dict, pairs: int) -> dict:
+    """One round of every figure. The bare transcription and the analysis run in turn, `pairs` times:
+    each pair's ratio is taken within the pair, and the median pair is reported, so a drift in the
+    machine's speed during the round moves neither."""
     load_before = os.getloadavg()[0]
-    bare = {name: bare_transcription(model, wav) for name, model in bare_models.items()}
-    out = work / "analysis"
-    shutil.rmtree(out, ignore_errors=True)
-    started = time.perf_counter()
-    result = run.analyze(str(video), out, options)
-    analysis = time.perf_counter() - started
+    bare_runs, analyses, pair_ratios = [], [], []
+    for _ in range(pairs):
+        bare_runs.append({name: bare_transcription(model, wav) for name, model in bare_models.items()})
+        out = work / "analysis"
+        shutil.rmtree(out, ignore_errors=True)
+        started = time.perf_counter()
+        result = run.analyze(str(video), out, options)
+        analyses.append(time.perf_counter() - started)
+        pair_ratios.append(analyses[-1] / min(bare_runs[-1].values()))
+    middle = sorted(range(pairs), key=lambda i: pair_ratios[i])[pairs // 2]
     heard = [(word.start, word.end) for word in result.words]
     threads.use_torch_threads(threads.speaker_threads(beside_whisper=False))
     started = time.perf_counter()
@@ -140,12 +147,12 @@ def measure(work: Path, video: Path, wav: Path, duration: float, options, bare_m
     media.cut_clip(video, clip_start, clip_start + clip_length, work / "clip.mp4")
     cut = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    floor = min(bare.values())
     return {
-        "bare": bare, "analysis": analysis, "timings": result.timings, "diarization": diarization,
+        "bare": bare_runs[middle], "analysis": analyses[middle], "timings": result.timings,
+        "pair_ratios": pair_ratios, "diarization": diarization,
         "cut": cut, "cut_cpu": after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime,
         "speakers": len(alone.speakers), "words": len(result.words), "load": (load_before, os.getloadavg()[0]),
-        "ratios": {"analysis / bare transcription": analysis / floor,
+        "ratios": {"analysis / bare transcription": pair_ratios[middle],
                    "diarization / audio duration": diarization / duration,
                    "clip cut / clip length": cut / clip_length},
     }
@@ -154,6 +161,8 @@ def measure(work: Path, video: Path, wav: Path, duration: float, options, bare_m
 def report(name: str, figures: dict, duration: float) -> None:
     print(f"\n== {name} (1-minute load average {figures['load'][0]:.2f} before, {figures['load'][1]:.2f} after)")
     print(f"{'stage':<34} {'seconds':>8} {'x real time':>12}")
+    print(f"(bare and analysis: the median of {len(figures['pair_ratios'])} pairs run in turn; each pair's ratio: "
+          + ", ".join(f"{ratio:.3f}" for ratio in figures["pair_ratios"]) + "; stages: the last analysis)")
     for label, seconds in figures["bare"].items():
         print(f"{'bare faster-whisper, ' + label:<34} {seconds:8.2f} {seconds / duration:12.3f}")
     for stage, seconds in figures["timings"].items():
@@ -174,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=3.0, help="length of the synthetic dialogue")
     parser.add_argument("--work", help="keep the media and outputs in this folder (default: a temp folder)")
     parser.add_argument("--no-busy", action="store_true", help="skip the round with one core kept busy")
+    parser.add_argument("--pairs", type=int, default=3, help="bare transcriptions and analyses run in turn, per round")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
 
@@ -201,10 +211,11 @@ def main(argv: list[str] | None = None) -> int:
               f"thread(s), speaker model {threads.speaker_threads(beside_whisper=True)} beside it and "
               f"{threads.speaker_threads(beside_whisper=False)} alone; bare: faster-whisper's default "
               f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}) and 1")
-        rounds = {"quiet": measure(work, video, wav, duration, options, bare_models)}
+        rounds = {"quiet": measure(work, video, wav, duration, options, bare_models, args.pairs)}
         if not args.no_busy:
             with BusyCore():
-                rounds["one core kept busy by another process"] = measure(work, video, wav, duration, options, bare_models)
+                rounds["one core kept busy by another process"] = measure(work, video, wav, duration, options,
+                                                                          bare_models, args.pairs)
     finally:
         if temp is not None:
             temp.cleanup()
