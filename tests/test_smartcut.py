@@ -213,8 +213,12 @@ PLAY = """async ([url, times]) => {
   await loaded;
   const frames = [];
   for (const time of times) {
+    // After "seeked", wait for the frame to be presented too (or 1 s): under load the canvas could
+    // otherwise be drawn before the decoder has delivered the frame sought.
+    const presented = new Promise(ok => { video.requestVideoFrameCallback(ok); setTimeout(ok, 1000); });
     video.currentTime = time;
     await new Promise(ok => { video.onseeked = ok; });
+    await presented;
     context.drawImage(video, 0, 0, canvas.width, canvas.height);
     frames.push(Array.from(context.getImageData(0, 0, canvas.width, canvas.height).data));
   }
