@@ -175,7 +175,10 @@ class AppServer:
         from waitress import wasyncore
         self.app.extensions["worker"].stop()
         self.server.task_dispatcher.shutdown()
-        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        try:
+            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        except OSError:  # seen once: the trigger's descriptor already closed; close the rest from here
+            wasyncore.close_all(self.server._map, ignore_all=True)
         self.thread.join(timeout=10)
 
 
