@@ -157,26 +157,26 @@ def cancel(job_id: int):
     return redirect(_next(url_for("pages.details", job_id=job_id)))
 
 
-@bp.post("/groups/<int:group_id>/cancel")
-def cancel_group(group_id: int):
+def _change_group(group_id: int, action: str, change, done: str):
+    """Cancel or delete a playlist's jobs (`change`), then say how many (`done` formats the count)."""
     try:
-        jobs.check_may_change_group(db.get_db(), g.user, group_id, "cancel")
-        count = jobs.cancel_group(db.get_db(), _worker(), group_id)
-        flash(f"Cancelling the playlist's {count} queued or running video{'s' if count > 1 else ''}.", "success")
+        jobs.check_may_change_group(db.get_db(), g.user, group_id, action)
+        count = change(db.get_db(), _worker(), group_id)
+        flash(done.format(count=count, s="s" if count > 1 else ""), "success")
     except UserError as error:
         flash(str(error), "danger")
     return redirect(_next(url_for("pages.home")))
+
+
+@bp.post("/groups/<int:group_id>/cancel")
+def cancel_group(group_id: int):
+    return _change_group(group_id, "cancel", jobs.cancel_group,
+                         "Cancelling the playlist's {count} queued or running video{s}.")
 
 
 @bp.post("/groups/<int:group_id>/delete")
 def delete_group(group_id: int):
-    try:
-        jobs.check_may_change_group(db.get_db(), g.user, group_id, "delete")
-        count = jobs.delete_group(db.get_db(), _worker(), group_id)
-        flash(f"Deleted the playlist's {count} job{'s' if count > 1 else ''}.", "success")
-    except UserError as error:
-        flash(str(error), "danger")
-    return redirect(_next(url_for("pages.home")))
+    return _change_group(group_id, "delete", jobs.delete_group, "Deleted the playlist's {count} job{s}.")
 
 
 @bp.post("/jobs/<int:job_id>/clips")
