@@ -38,11 +38,10 @@ def prepare(setup):
 
 def _warm_up(options) -> None:
     """Load the models before the first job so it pays no start-up cost."""
-    from pipeline import diarize, transcribe
+    from pipeline import run
     started = time.monotonic()
     try:
-        transcribe.load_model(options)
-        diarize.warm_up()
+        run.warm_up(options)
     except Exception as error:  # a job will report the same problem readably
         log.warning("warm-up failed: %s", error)
         return

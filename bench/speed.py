@@ -205,8 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         from faster_whisper import WhisperModel
         bare_models = {"default threads": WhisperModel(model_path, device="cpu", compute_type="int8"),
                        "1 thread": WhisperModel(model_path, device="cpu", compute_type="int8", cpu_threads=1)}
-        transcribe.load_model(options)
-        diarize.warm_up()
+        run.warm_up(options)
         print(f"threads    {threads.available_cores()} cores; pipeline: Whisper {transcribe.cpu_threads_for(0)} "
               f"thread(s), speaker model {threads.speaker_threads(beside_whisper=True)} beside it and "
               f"{threads.speaker_threads(beside_whisper=False)} alone; bare: faster-whisper's default "

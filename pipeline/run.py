@@ -91,6 +91,15 @@ def analyze(source: str, out_dir: str | Path, options: AnalysisOptions,
     return result
 
 
+def warm_up(options: AnalysisOptions) -> None:
+    """Load what an analysis uses (Whisper, the speaker models, VADER's lexicon, pyannote.core for
+    RTTM, which imports matplotlib: 1.2 s), so the first job pays no start-up cost."""
+    transcribe.load_model(options)
+    diarize.warm_up()
+    combine.sentiment("")
+    exports.to_rttm([], uri="warm-up")
+
+
 def saved_video(out_dir: str | Path) -> VideoInfo | None:
     """The downloaded video's description, once the download stage has saved it."""
     folder = Path(out_dir)

@@ -74,6 +74,32 @@ def test_long_audio_is_transcribed_in_pieces_cut_in_pauses(interview):
     assert np.median([abs(a.start - b.start) for a, b in same]) < 0.1
 
 
+def test_language_detection_reuses_the_first_windows_encoding(interview, tmp_path, monkeypatch):
+    """faster-whisper encodes the first 30 s once to detect the language and again to decode it;
+    the model encodes it once, and the words are those of faster-whisper's own model."""
+    from faster_whisper import WhisperModel
+
+    audio, rate = soundfile.read(interview.wav, dtype="float32")
+    longer = tmp_path / "twice.wav"  # over 30 s, so decoding starts with a full window
+    soundfile.write(longer, np.concatenate([audio, audio]), rate)
+    encoded = []
+    original = WhisperModel.encode
+    monkeypatch.setattr(WhisperModel, "encode", lambda self, features: encoded.append(1) or original(self, features))
+    options = AnalysisOptions(models_dir=str(MODELS_DIR))
+
+    def words(model) -> list[tuple[str, float]]:
+        encoded.clear()
+        segments, info = model.transcribe(str(longer), word_timestamps=True, vad_filter=True)
+        assert info.language == "en"
+        return [(word.word, word.start) for segment in segments for word in segment.words]
+
+    ours = words(transcribe.load_model(options))
+    ours_encoded = len(encoded)
+    plain = WhisperModel(str(MODELS_DIR / "whisper-base"), device="cpu", compute_type="int8", cpu_threads=1)
+    assert words(plain) == ours and len(ours) > 100
+    assert ours_encoded == len(encoded) - 1 >= 2
+
+
 def test_an_empty_recording_is_one_empty_piece(tmp_path):
     empty = tmp_path / "empty.wav"
     soundfile.write(empty, np.zeros(0, np.float32), 16000, subtype="PCM_16")
