@@ -201,7 +201,8 @@ def versions() -> dict:
 
 
 def machine() -> str:
-    from pipeline import threads, transcribe
+    import torch
+    from pipeline import transcribe
     model = platform.processor() or "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -210,8 +211,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{os.cpu_count()} CPUs ({model}), torch threads {threads.speaker_threads(beside_whisper=False)} "
-            f"(diarizing alone), Whisper CPU threads "
+    return (f"{os.cpu_count()} CPUs ({model}), torch threads {torch.get_num_threads()} "
+            f"(diarizing alone: the cores idle at the start), Whisper CPU threads "
             f"{transcribe.cpu_threads_for(0)}, {platform.system()} {platform.machine()}, Python {platform.python_version()}")
 
 

@@ -136,7 +136,8 @@ def measure(work: Path, video: Path, wav: Path, duration: float, options, bare_m
         pair_ratios.append(analyses[-1] / min(bare_runs[-1].values()))
     middle = sorted(range(pairs), key=lambda i: pair_ratios[i])[pairs // 2]
     heard = [(word.start, word.end) for word in result.words]
-    threads.use_torch_threads(threads.speaker_threads(beside_whisper=False))
+    alone_threads = threads.speaker_threads(beside_whisper=False)
+    threads.use_torch_threads(alone_threads)
     started = time.perf_counter()
     alone = diarize.diarize(str(out / "audio.wav"), options, heard=heard)
     diarization = time.perf_counter() - started
@@ -151,7 +152,7 @@ def measure(work: Path, video: Path, wav: Path, duration: float, options, bare_m
         "bare": bare_runs[middle], "analysis": analyses[middle], "timings": result.timings,
         "pair_ratios": pair_ratios, "diarization": diarization,
         "cut": cut, "cut_cpu": after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime,
-        "speakers": len(alone.speakers), "words": len(result.words), "load": (load_before, os.getloadavg()[0]),
+        "speakers": len(alone.speakers), "alone_threads": alone_threads, "words": len(result.words), "load": (load_before, os.getloadavg()[0]),
         "ratios": {"analysis / bare transcription": pair_ratios[middle],
                    "diarization / audio duration": diarization / duration,
                    "clip cut / clip length": cut / clip_length},
@@ -170,7 +171,7 @@ def report(name: str, figures: dict, duration: float) -> None:
     print(f"{'analysis (total)':<34} {figures['analysis']:8.2f} {figures['analysis'] / duration:12.3f}"
           f"  ({figures['words']} words)")
     print(f"{'diarization alone':<34} {figures['diarization']:8.2f} {figures['diarization'] / duration:12.3f}"
-          f"  ({figures['speakers']} speakers)")
+          f"  ({figures['speakers']} speakers, {figures['alone_threads']} torch thread(s))")
     print(f"{'clip cut (30 s, 720p)':<34} {figures['cut']:8.2f} {figures['cut'] / CLIP_SECONDS:12.3f}"
           f"  per clip second; ffmpeg used {figures['cut_cpu']:.2f} CPU s")
     for label, value in figures["ratios"].items():
@@ -207,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                        "1 thread": WhisperModel(model_path, device="cpu", compute_type="int8", cpu_threads=1)}
         run.warm_up(options)
         print(f"threads    {threads.available_cores()} cores; pipeline: Whisper {transcribe.cpu_threads_for(0)} "
-              f"thread(s), speaker model {threads.speaker_threads(beside_whisper=True)} beside it and "
-              f"{threads.speaker_threads(beside_whisper=False)} alone; bare: faster-whisper's default "
+              f"thread(s), speaker model {threads.speaker_threads(beside_whisper=True)} beside it and the idle "
+              f"cores alone (per round below); bare: faster-whisper's default "
               f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}) and 1")
         rounds = {"quiet": measure(work, video, wav, duration, options, bare_models, args.pairs)}
         if not args.no_busy:

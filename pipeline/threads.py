@@ -5,12 +5,17 @@
 - CAM++ runs its windows in batches, which do use both: 0.031 x real time with 2 torch threads,
   0.049 with 1;
 - so transcription keeps one core and diarization runs beside it on the rest, and the analysis
-  takes about as long as the transcription alone. Diarization on its own (transcript reused)
-  gets every core.
+  takes about as long as the transcription alone;
+- diarization on its own (transcript reused) gets the cores no other process is using: with one
+  core kept busy by another process, 2 torch threads took 18.6-20.8 s for 183 s of audio and
+  1 thread 9.1-10.7 s (quiet: 5.1-6.1 s and 8.3-10.1 s).
 """
 from __future__ import annotations
 
 import os
+import time
+
+IDLE_SAMPLE_SECONDS = 0.2
 
 
 def available_cores() -> int:
@@ -24,8 +29,34 @@ def whisper_threads() -> int:
     return max(available_cores() - 1, 1)
 
 
+def _cpu_jiffies() -> tuple[int, int, int]:
+    """(idle, total, CPUs) from /proc/stat's first lines: every process on the machine counts."""
+    with open("/proc/stat") as stat:
+        lines = stat.read().splitlines()
+    fields = [int(x) for x in lines[0].split()[1:9]]  # user nice system idle iowait irq softirq steal
+    cpus = sum(1 for line in lines[1:] if line.startswith("cpu"))
+    return fields[3] + fields[4], sum(fields), cpus
+
+
+def idle_cores(sample_seconds: float = IDLE_SAMPLE_SECONDS) -> float:
+    """Cores that no process used during a short sample; every available core where /proc/stat is missing."""
+    try:
+        idle, total, cpus = _cpu_jiffies()
+        time.sleep(sample_seconds)
+        idle_after, total_after, _ = _cpu_jiffies()
+    except (OSError, ValueError, IndexError):
+        return float(available_cores())
+    if total_after <= total:
+        return float(available_cores())
+    return min((idle_after - idle) / (total_after - total) * cpus, available_cores())
+
+
 def speaker_threads(beside_whisper: bool) -> int:
-    return max(available_cores() - whisper_threads(), 1) if beside_whisper else available_cores()
+    """Beside Whisper: the cores it leaves. Alone: the idle ones, since a torch thread that shares its
+    core with another process holds the others up at every step."""
+    if beside_whisper:
+        return max(available_cores() - whisper_threads(), 1)
+    return max(min(round(idle_cores()), available_cores()), 1)
 
 
 def use_torch_threads(count: int) -> None:
