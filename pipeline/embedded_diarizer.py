@@ -54,10 +54,10 @@ MIN_SPEAKER_SECONDS = 3.0  # a spectral cluster needs about this much speech (in
 # A brief speaker: at least BRIEF_SPEAKER_WINDOWS windows whose similarity to their own centroid is
 # under OUTLIER_SIMILARITY, that agree with each other (average-linkage similarity COHERENCE) and whose
 # mean is under DISTINCT_SIMILARITY to every speaker found. Same-speaker windows sit at 0.7-0.9 of
-# their centroid, a brief guest's at 0.45-0.6 of the nearest (bench/real_voices dev split).
+# their centroid, a brief guest's at 0.45-0.7 of the nearest (bench/real_voices dev split).
 OUTLIER_SIMILARITY = 0.62
 COHERENCE = 0.6
-DISTINCT_SIMILARITY = 0.65
+DISTINCT_SIMILARITY = 0.7
 BRIEF_SPEAKER_WINDOWS = 3
 SWITCH_PENALTY = 0.3  # in summed cosine units, per change of speaker between frames
 # Silero VAD: a lower threshold than faster-whisper's 0.5 keeps quiet, hoarse and telephone-band speech, and pauses
