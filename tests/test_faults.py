@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+import db
 from tests.conftest import LiveServer
 from tests.processes import app_processes
 from tests.test_app_live import call, job, submit, wait_for, wait_job
@@ -141,7 +142,7 @@ def test_cancel_takes_effect_within_two_seconds_in_every_stage(tmp_path, media, 
         first = analysis()
         created = submit(server, media.url("short.mp4?warm-up"))
         # Claimed by the job thread: a cancel before that cancels a waiting job and rightly leaves the process be.
-        wait_for(lambda: job(server, created["id"]), lambda j: j["status"] not in ("Pending", "Queued"), interval=0.02)
+        wait_for(lambda: job(server, created["id"]), lambda j: j["status"] not in db.WAITING_STATUSES, interval=0.02)
         timings["model loading"] = cancel_and_time(created["id"], lambda: first[0] not in analysis())
 
         # Downloading, with the connection open.
