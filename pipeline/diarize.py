@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import campplus, embedded_diarizer
+from . import campplus, embedded_diarizer, utterances
 from .errors import DiarizationError
 from .options import AnalysisOptions, ProgressCallback, no_progress
 from .types import Diarization, SpeakerTurn
@@ -116,7 +116,7 @@ def identity(options: AnalysisOptions) -> dict:
     """
     from importlib import metadata
     code = hashlib.sha256(b"".join(Path(module.__file__).read_bytes()
-                                   for module in (embedded_diarizer, campplus))).hexdigest()[:12]
+                                   for module in (embedded_diarizer, utterances, campplus))).hexdigest()[:12]
     return {"backend": options.diarization, "pyannote_pipeline": options.pyannote_pipeline,
             "token": bool(options.hf_token), "speakers": [options.num_speakers, options.min_speakers, options.max_speakers],
             "embedded_diarizer": code, "pyannote.audio": metadata.version("pyannote.audio")}

@@ -9,8 +9,9 @@ figures.
    in, so speech Whisper heard always gets a speaker.
 2. 1.5 s windows every STEP seconds inside each region, embedded by CAM++ in batches. A region
    shorter than a window gets one window centred on it. 1.5 s is 3D-Speaker's own diarization
-   window; windows every 0.75 s found every speaker count on the real dev split, every 1.0 s
-   missed one (and saved a quarter of the time).
+   window. Windows every 1.0 s did as well on the dev splits as every 0.75 s, for a fifth fewer
+   windows; every 1.25 s or 1.5 s did worse. The utterances of the same speech
+   (pipeline.utterances) are embedded whole as well.
 3. Speaker count and clusters by spectral clustering with the normalised maximum eigengap
    (NME-SC, Park et al. 2019): the cosine affinity keeps, per row, its p strongest links, p at
    least MIN_NEIGHBOURS (fewer cut one voice into many small groups on short recordings); the
@@ -20,12 +21,12 @@ figures.
    MERGE_SIMILARITY are one, and a cluster with too little speech is folded into its nearest
    neighbour. Then brief speakers, which no eigengap shows (a guest with four seconds of
    speech): windows that fit their cluster poorly, agree with each other and resemble no
-   speaker found so far become a speaker of their own.
+   speaker found so far become a speaker of their own; so do utterances that fit no cluster.
 5. Re-segmentation: each FRAME (50 ms) takes, over the windows covering it, the mean cosine
    similarity to each speaker centroid; a Viterbi pass with a switch penalty picks the frame
    labels inside each speech region. Turns shorter than MIN_TURN between two turns of one
    speaker are absorbed. Overlapped speech gets one speaker.
-Cost: CAM++ over about twice the speech dominates: about 0.03 x real time on 2 CPU cores.
+Cost: CAM++ over the windows (1.5 x the speech) and the utterances (once more) dominates.
 """
 from __future__ import annotations
 
@@ -37,12 +38,12 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps
 from scipy.cluster.hierarchy import fcluster, linkage
 from sklearn.cluster import AgglomerativeClustering, KMeans
 
-from . import campplus
+from . import campplus, utterances
 from .types import SpeakerTurn
 
 SAMPLE_RATE = 16000
 WINDOW = 1.5  # seconds per embedded window
-STEP = 0.75
+STEP = 1.0
 FRAME = 0.05
 MIN_TURN = 0.3
 MAX_POINTS = 400  # windows entering the spectral eigen-solve
@@ -128,12 +129,6 @@ def _windows(regions: list[tuple[float, float]], total_frames: int) -> list[tupl
         if windows[-1][1] < last:
             windows.append((last - frames_per_window, last))
     return windows
-
-
-def embed_windows(audio: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
-    """Unit-length CAM++ embeddings, one per window (NaN rows for windows the audio cuts short)."""
-    features = campplus.fbank(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
-    return campplus.embed_features([features[lo:hi] for lo, hi in windows])
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -231,8 +226,26 @@ def _add_brief_speakers(embeddings: np.ndarray, labels: np.ndarray, count: Speak
     return labels
 
 
-def cluster(embeddings: np.ndarray, count: SpeakerCount) -> np.ndarray:
-    """Speaker label per window (unit embeddings in), honouring the requested count."""
+def _add_utterance_speakers(labels: np.ndarray, voices: utterances.Utterances, windows: list[tuple[int, int]],
+                            count: SpeakerCount) -> np.ndarray:
+    """New speakers from utterances whose voiceprints fit no cluster (utterances.misfit_groups):
+    the windows centred in them."""
+    centres = np.array([(lo + hi) / 200 for lo, hi in windows])
+    labels = labels.copy()
+    for group in utterances.misfit_groups(voices, utterances.owners(voices, windows, labels)):
+        inside = np.zeros(len(labels), dtype=bool)
+        for i in group:
+            start, end = voices.spans[i]
+            inside |= (centres >= start) & (centres < end)
+        if inside.any() and labels.max() + 1 < count.maximum:
+            labels[inside] = labels.max() + 1
+    return _relabel(labels)
+
+
+def cluster(embeddings: np.ndarray, count: SpeakerCount, voices: utterances.Utterances | None = None,
+            windows: list[tuple[int, int]] = ()) -> np.ndarray:
+    """Speaker label per window (unit embeddings in), honouring the requested count. `voices`, the
+    utterances of the same speech, with the `windows` (in frames), add speakers no cluster fits."""
     n = len(embeddings)
     if n < 2 or count.exact == 1 or count.maximum == 1:
         return np.zeros(n, dtype=int)
@@ -246,6 +259,8 @@ def cluster(embeddings: np.ndarray, count: SpeakerCount) -> np.ndarray:
     labels = _refine(embeddings, np.argmax(embeddings @ _centroids(embeddings[sample], sample_labels).T, axis=1))
     if not count.exact:
         labels = _add_brief_speakers(embeddings, _merge_and_fold(embeddings, labels, count), count)
+        if voices is not None:
+            labels = _add_utterance_speakers(labels, voices, windows, count)
     return labels
 
 
@@ -315,38 +330,42 @@ def _absorb_short_turns(turns: list[list]) -> list[list]:
 
 @dataclass
 class Evidence:
-    """What the voice model heard: speech regions, the windows inside them and one embedding per window."""
+    """What the voice model heard: speech regions, the windows inside them and one embedding per
+    window, and the utterances of that speech with theirs."""
     duration: float
     regions: list[tuple[float, float]]
     windows: list[tuple[int, int]]
     embeddings: np.ndarray
+    utterances: utterances.Utterances
 
 
 def listen(audio: np.ndarray) -> Evidence:
     """Find speech and embed it: the expensive half of diarization."""
-    regions = speech_regions(audio)
-    evidence = Evidence(len(audio) / SAMPLE_RATE, [], [], np.zeros((0, campplus.DIMENSION), np.float32))
-    return _add_speech(evidence, audio, regions)
+    none = np.zeros((0, campplus.DIMENSION), np.float32)
+    evidence = Evidence(len(audio) / SAMPLE_RATE, [], [], none, utterances.Utterances([], none))
+    return _add_speech(evidence, audio, speech_regions(audio), utterances.find(audio))
 
 
 def hear_words(evidence: Evidence, audio: np.ndarray, heard: list[tuple[float, float]]) -> Evidence:
     """Add the stretches of transcribed words the VAD called silence, so every word can get a speaker."""
     heard = [(max(start, 0.0), min(end, evidence.duration)) for start, end in heard if end > start]
-    return _add_speech(evidence, audio, unheard_speech(evidence.regions, heard))
+    unheard = unheard_speech(evidence.regions, heard)
+    return _add_speech(evidence, audio, unheard, utterances.spans_in(unheard))
 
 
-def _add_speech(evidence: Evidence, audio: np.ndarray, regions: list[tuple[float, float]]) -> Evidence:
+def _add_speech(evidence: Evidence, audio: np.ndarray, regions: list[tuple[float, float]],
+                utterance_spans: list[tuple[float, float]]) -> Evidence:
     if not regions:
         return evidence
-    total_frames = max((len(audio) - campplus.FRAME_LENGTH) // campplus.FRAME_SHIFT + 1, 0)
-    windows = _windows(regions, total_frames)
-    embeddings = embed_windows(audio, windows)
+    features = campplus.fbank(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
+    windows = _windows(regions, len(features))
+    embeddings = campplus.embed_features([features[lo:hi] for lo, hi in windows])
     usable = ~np.isnan(embeddings).any(axis=1)  # windows cut short by the end of the audio
     windows = evidence.windows + [w for w, ok in zip(windows, usable) if ok]
     embeddings = np.concatenate([evidence.embeddings, embeddings[usable]])
     order = sorted(range(len(windows)), key=lambda i: windows[i])  # in time: speakers are numbered by first turn
-    return Evidence(evidence.duration, join_regions(evidence.regions + regions),
-                    [windows[i] for i in order], embeddings[order])
+    return Evidence(evidence.duration, join_regions(evidence.regions + regions), [windows[i] for i in order],
+                    embeddings[order], utterances.join(evidence.utterances, utterances.embed(features, utterance_spans)))
 
 
 @dataclass
@@ -360,7 +379,7 @@ def label(evidence: Evidence, count: SpeakerCount) -> SpeakerMap:
     """Cluster the embeddings and place speaker changes: the cheap half."""
     if not len(evidence.embeddings):
         return SpeakerMap([], {})
-    labels = cluster(evidence.embeddings, count)
+    labels = cluster(evidence.embeddings, count, evidence.utterances, evidence.windows)
     # Number speakers by first appearance so SPEAKER_00 is whoever speaks first.
     order = {old: new for new, old in enumerate(dict.fromkeys(labels.tolist()))}
     labels = np.array([order[label] for label in labels])
@@ -385,7 +404,7 @@ def warm_up() -> None:
     """Load the models and run every step once, so the first real job pays no start-up cost."""
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal(SAMPLE_RATE * 2)).astype(np.float32)
-    embed_windows(audio, [(0, int(WINDOW * 100))])
+    campplus.embed_features([campplus.fbank(torch.from_numpy(audio))[:int(WINDOW * 100)]])
     speech_regions(audio)
     points = _unit(rng.standard_normal((3 * MIN_NEIGHBOURS, 8)))
     cluster(points, SpeakerCount())  # runs the eigen-solve once
