@@ -10,6 +10,7 @@ import torchaudio.compliance.kaldi as kaldi
 
 from pipeline import campplus, diarize, embedded_diarizer
 from pipeline.embedded_diarizer import SpeakerCount
+from pipeline.utterances import Utterances
 from tests.conftest import MODELS_DIR, run_cli
 from tests.media import INTERVIEW, dialogue
 
@@ -69,6 +70,23 @@ def test_a_brief_third_speaker_is_found(tmp_path):
     turns = embedded_diarizer.diarize_audio(diarize.read_wav(str(recording.wav))).turns
     assert len({turn.speaker for turn in turns}) == 3
     assert speaker_agreement(turns, recording) >= 0.9
+
+
+def test_utterances_that_fit_no_cluster_become_a_speaker_the_windows_could_not_hear():
+    """Windows of a guest that sound like host B (as on a telephone line), while the guest's whole
+    utterances fit neither host: the guest's windows get a speaker of their own."""
+    rng = np.random.default_rng(3)
+    a, b, guest = (v / np.linalg.norm(v) for v in rng.standard_normal((3, 192)))
+    near = lambda centre, n: (lambda x: x / np.linalg.norm(x, axis=1, keepdims=True))(centre + 0.03 * rng.standard_normal((n, 192)))
+    windows = [(i * 100, i * 100 + 150) for i in range(60)]  # every 1.0 s; the guest speaks from 50 to 54 s
+    embeddings = np.concatenate([near(a, 25), near(b, 25), near(b, 4), near(b, 6)])
+    spans = [(2.0 * i, 2.0 * i + 2.0) for i in range(30)]
+    voices = Utterances(spans, np.concatenate([near(a, 13), near(b, 12), near(guest, 2), near(b, 3)]))
+    without = embedded_diarizer.cluster(embeddings, SpeakerCount(), None, windows)
+    labels = embedded_diarizer.cluster(embeddings, SpeakerCount(), voices, windows)
+    assert len(set(without.tolist())) == 2
+    assert len(set(labels.tolist())) == 3
+    assert set(labels[50:54].tolist()).isdisjoint(labels[:50].tolist() + labels[54:].tolist())
 
 
 def test_speech_the_transcript_heard_gets_a_turn(interview_audio):
