@@ -73,9 +73,9 @@ class SpeakerCount:
     maximum: int = 8
 
 
-def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
+def speech_regions(audio: np.ndarray, options: dict = VAD_OPTIONS) -> list[tuple[float, float]]:
     """Speech stretches in seconds from Silero VAD (bundled with faster-whisper)."""
-    stamps = get_speech_timestamps(audio, VadOptions(**VAD_OPTIONS))
+    stamps = get_speech_timestamps(audio, VadOptions(**options))
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 
 
@@ -343,7 +343,8 @@ def listen(audio: np.ndarray) -> Evidence:
     """Find speech and embed it: the expensive half of diarization."""
     none = np.zeros((0, campplus.DIMENSION), np.float32)
     evidence = Evidence(len(audio) / SAMPLE_RATE, [], [], none, utterances.Utterances([], none))
-    return _add_speech(evidence, audio, speech_regions(audio), utterances.find(audio))
+    return _add_speech(evidence, audio, speech_regions(audio),
+                       utterances.spans_in(speech_regions(audio, utterances.VAD_OPTIONS)))
 
 
 def hear_words(evidence: Evidence, audio: np.ndarray, heard: list[tuple[float, float]]) -> Evidence:

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from faster_whisper.vad import VadOptions, get_speech_timestamps
 from scipy.cluster.hierarchy import fcluster, linkage
 
 from . import campplus
 
-SAMPLE_RATE = 16000
+# Silero VAD options that cut speech at short pauses (embedded_diarizer.speech_regions runs it).
 VAD_OPTIONS = dict(threshold=0.25, min_silence_duration_ms=150, speech_pad_ms=30, min_speech_duration_ms=200)
 MIN_SECONDS, MAX_SECONDS = 1.0, 6.0
 # Utterances are cropped (around their middle) to lengths on this geometric grid, so that a
@@ -48,12 +47,6 @@ def spans_in(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
             if hi - lo >= MIN_SECONDS:
                 spans.append((lo, hi))
     return spans
-
-
-def find(audio: np.ndarray) -> list[tuple[float, float]]:
-    """Utterance spans: Silero VAD speech cut at short pauses."""
-    stamps = get_speech_timestamps(audio, VadOptions(**VAD_OPTIONS))
-    return spans_in([(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps])
 
 
 def _grid_length(frames: int) -> int:
