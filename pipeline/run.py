@@ -95,6 +95,7 @@ def warm_up(options: AnalysisOptions) -> None:
     """Load what an analysis uses (Whisper, the speaker models, VADER's lexicon, pyannote.core for
     RTTM, which imports matplotlib: 1.2 s), so the first job pays no start-up cost."""
     transcribe.load_model(options)
+    threads.use_torch_threads(threads.speaker_threads(beside_whisper=True))  # as a new job's diarization runs
     diarize.warm_up()
     combine.sentiment("")
     exports.to_rttm([], uri="warm-up")

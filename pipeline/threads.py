@@ -60,7 +60,8 @@ def speaker_threads(beside_whisper: bool) -> int:
 
 
 def use_torch_threads(count: int) -> None:
-    """torch's intra-op pool is process-wide; only the speaker models use torch here."""
+    """torch's intra-op pool is process-wide; only the speaker models use torch here, and CAM++'s
+    ONNX Runtime session takes the same count (campplus.embed_features)."""
     import torch
     if torch.get_num_threads() != count:
         torch.set_num_threads(count)
