@@ -23,8 +23,9 @@ figures.
    speech): windows that fit their cluster poorly, agree with each other and resemble no
    speaker found so far become a speaker of their own; so do utterances that fit no cluster.
 5. Re-segmentation: each FRAME (50 ms) takes, over the windows covering it, the mean cosine
-   similarity to each speaker centroid; a Viterbi pass with a switch penalty picks the frame
-   labels inside each speech region. Turns shorter than MIN_TURN between two turns of one
+   similarity to each speaker centroid (inside a short utterance of 0.5-1 s, its own voiceprint's
+   similarity instead); a Viterbi pass with a switch penalty picks the frame labels inside each
+   speech region. Turns shorter than MIN_TURN between two turns of one
    speaker are absorbed. Overlapped speech gets one speaker.
 Cost: CAM++ over the windows (1.5 x the speech) and the utterances (once more) dominates.
 """
@@ -280,8 +281,13 @@ def _viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
     return path
 
 
-def _frame_labels(windows, similarities, regions, total_seconds) -> np.ndarray:
-    """Speaker per FRAME from the windows covering it, Viterbi-smoothed inside each speech region; -1 elsewhere."""
+def _frame_labels(windows, similarities, regions, total_seconds,
+                  short_spans: list[tuple[float, float]] = (), short_similarities: np.ndarray | None = None) -> np.ndarray:
+    """Speaker per FRAME from the windows covering it, Viterbi-smoothed inside each speech region; -1 elsewhere.
+
+    A short utterance's frames score by its own voiceprint alone: a 1.5 s window around a
+    0.6 s "yes" hears mostly the speaker it answers.
+    """
     n_frames = int(np.ceil(total_seconds / FRAME)) + 1
     sums = np.zeros((n_frames, similarities.shape[1]))
     hits = np.zeros(n_frames)
@@ -289,6 +295,10 @@ def _frame_labels(windows, similarities, regions, total_seconds) -> np.ndarray:
         a, b = int(lo / 100 / FRAME), int(np.ceil(hi / 100 / FRAME))
         sums[a:b] += similarity
         hits[a:b] += 1
+    for (start, end), similarity in zip(short_spans, short_similarities if short_similarities is not None else []):
+        a, b = int(start / FRAME), int(np.ceil(end / FRAME))
+        sums[a:b] = similarity
+        hits[a:b] = 1
     labels = np.full(n_frames, -1)
     for start, end in regions:
         a, b = int(round(start / FRAME)), min(int(round(end / FRAME)), n_frames)
@@ -331,31 +341,32 @@ def _absorb_short_turns(turns: list[list]) -> list[list]:
 @dataclass
 class Evidence:
     """What the voice model heard: speech regions, the windows inside them and one embedding per
-    window, and the utterances of that speech with theirs."""
+    window, and the utterances of that speech with theirs (short ones apart: utterances.short_spans_in)."""
     duration: float
     regions: list[tuple[float, float]]
     windows: list[tuple[int, int]]
     embeddings: np.ndarray
     utterances: utterances.Utterances
+    short_utterances: utterances.Utterances
 
 
 def listen(audio: np.ndarray) -> Evidence:
     """Find speech and embed it: the expensive half of diarization."""
     none = np.zeros((0, campplus.DIMENSION), np.float32)
-    evidence = Evidence(len(audio) / SAMPLE_RATE, [], [], none, utterances.Utterances([], none))
-    return _add_speech(evidence, audio, speech_regions(audio),
-                       utterances.spans_in(speech_regions(audio, utterances.VAD_OPTIONS)))
+    evidence = Evidence(len(audio) / SAMPLE_RATE, [], [], none, utterances.Utterances([], none),
+                        utterances.Utterances([], none))
+    return _add_speech(evidence, audio, speech_regions(audio), speech_regions(audio, utterances.VAD_OPTIONS))
 
 
 def hear_words(evidence: Evidence, audio: np.ndarray, heard: list[tuple[float, float]]) -> Evidence:
     """Add the stretches of transcribed words the VAD called silence, so every word can get a speaker."""
     heard = [(max(start, 0.0), min(end, evidence.duration)) for start, end in heard if end > start]
     unheard = unheard_speech(evidence.regions, heard)
-    return _add_speech(evidence, audio, unheard, utterances.spans_in(unheard))
+    return _add_speech(evidence, audio, unheard, unheard)
 
 
 def _add_speech(evidence: Evidence, audio: np.ndarray, regions: list[tuple[float, float]],
-                utterance_spans: list[tuple[float, float]]) -> Evidence:
+                utterance_regions: list[tuple[float, float]]) -> Evidence:
     if not regions:
         return evidence
     features = campplus.fbank(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
@@ -366,7 +377,10 @@ def _add_speech(evidence: Evidence, audio: np.ndarray, regions: list[tuple[float
     embeddings = np.concatenate([evidence.embeddings, embeddings[usable]])
     order = sorted(range(len(windows)), key=lambda i: windows[i])  # in time: speakers are numbered by first turn
     return Evidence(evidence.duration, join_regions(evidence.regions + regions), [windows[i] for i in order],
-                    embeddings[order], utterances.join(evidence.utterances, utterances.embed(features, utterance_spans)))
+                    embeddings[order],
+                    utterances.join(evidence.utterances, utterances.embed(features, utterances.spans_in(utterance_regions))),
+                    utterances.join(evidence.short_utterances,
+                                    utterances.embed(features, utterances.short_spans_in(utterance_regions))))
 
 
 @dataclass
@@ -386,7 +400,9 @@ def label(evidence: Evidence, count: SpeakerCount) -> SpeakerMap:
     labels = np.array([order[label] for label in labels])
     centroids = _centroids(evidence.embeddings, labels)
     similarities = evidence.embeddings @ centroids.T
-    frame_labels = _frame_labels(evidence.windows, similarities, evidence.regions, evidence.duration)
+    short = evidence.short_utterances
+    frame_labels = _frame_labels(evidence.windows, similarities, evidence.regions, evidence.duration,
+                                 short.spans, short.embeddings @ centroids.T)
     turns = [SpeakerTurn(start=round(a * FRAME, 2), end=round(min(b * FRAME, evidence.duration), 2),
                          speaker=f"SPEAKER_{label:02d}")
              for a, b, label in _absorb_short_turns(_turns_from_frames(frame_labels))]

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 import torchaudio.compliance.kaldi as kaldi
 
-from pipeline import campplus, diarize, embedded_diarizer
+from pipeline import campplus, diarize, embedded_diarizer, utterances
 from pipeline.embedded_diarizer import SpeakerCount
 from pipeline.utterances import Utterances
 from tests.conftest import MODELS_DIR, run_cli
@@ -87,6 +88,30 @@ def test_utterances_that_fit_no_cluster_become_a_speaker_the_windows_could_not_h
     assert len(set(without.tolist())) == 2
     assert len(set(labels.tolist())) == 3
     assert set(labels[50:54].tolist()).isdisjoint(labels[:50].tolist() + labels[54:].tolist())
+
+
+def test_a_short_answer_gets_the_speaker_its_own_voiceprint_names():
+    """A 0.6 s "yes" from B inside A's speech: the 1.5 s windows around it hear A, its own voiceprint B."""
+    rng = np.random.default_rng(5)
+    a, b = (v / np.linalg.norm(v) for v in rng.standard_normal((2, 192)))
+    near = lambda centre, n: (lambda x: x / np.linalg.norm(x, axis=1, keepdims=True))(centre + 0.03 * rng.standard_normal((n, 192)))
+    windows = [(i * 100, i * 100 + 150) for i in range(60)]  # A speaks for 30 s, then B
+    none = Utterances([], np.zeros((0, 192), np.float32))
+    evidence = embedded_diarizer.Evidence(61.5, [(0.0, 61.5)], windows, np.concatenate([near(a, 30), near(b, 30)]),
+                                          none, none)
+    answer = Utterances([(12.2, 12.8)], near(b, 1))
+    spoke_at = lambda turns: {turn.speaker for turn in turns if turn.start <= 12.5 < turn.end}
+    without = embedded_diarizer.label(evidence, SpeakerCount()).turns
+    turns = embedded_diarizer.label(replace(evidence, short_utterances=answer), SpeakerCount()).turns
+    assert spoke_at(without) == {"SPEAKER_00"}
+    assert spoke_at(turns) == {"SPEAKER_01"}
+    assert [turn.speaker for turn in turns].count("SPEAKER_01") == 2
+
+
+def test_short_spans_are_those_too_short_for_a_whole_utterance_voiceprint():
+    regions = [(0.0, 0.4), (1.0, 1.5), (2.0, 2.9), (4.0, 5.0), (6.0, 9.0)]
+    assert utterances.short_spans_in(regions) == [(1.0, 1.5), (2.0, 2.9)]
+    assert utterances.spans_in(regions) == [(4.0, 5.0), (6.0, 9.0)]
 
 
 def test_speech_the_transcript_heard_gets_a_turn(interview_audio):
