@@ -2,13 +2,13 @@
 
 - faster-whisper's sequential decoder gains nothing from a second thread: 0.194 x real time with
   1 thread and with 2 (253 s of speech);
-- CAM++ runs its windows in batches, which do use both: 0.031 x real time with 2 torch threads,
-  0.049 with 1;
+- CAM++ (ONNX Runtime) runs its windows in batches, which do use both: the 183 s dialogue's
+  windows took 2.9-3.5 s with 2 threads and 4.4-5.2 s with 1;
 - so transcription keeps one core and diarization runs beside it on the rest, and the analysis
   takes about as long as the transcription alone;
-- diarization on its own (transcript reused) gets the cores no other process is using: with one
-  core kept busy by another process, 2 torch threads took 18.6-20.8 s for 183 s of audio and
-  1 thread 9.1-10.7 s (quiet: 5.1-6.1 s and 8.3-10.1 s).
+- diarization on its own (transcript reused) gets the cores no other process is using. With one
+  core kept busy by another process those windows took 5.2-5.4 s on 2 threads and 5.4-5.6 s on 1;
+  in PyTorch, whose threads spin while they wait, 2 threads took twice as long as 1.
 """
 from __future__ import annotations
 
