@@ -171,7 +171,7 @@ def report(name: str, figures: dict, duration: float) -> None:
     print(f"{'analysis (total)':<34} {figures['analysis']:8.2f} {figures['analysis'] / duration:12.3f}"
           f"  ({figures['words']} words)")
     print(f"{'diarization alone':<34} {figures['diarization']:8.2f} {figures['diarization'] / duration:12.3f}"
-          f"  ({figures['speakers']} speakers, {figures['alone_threads']} torch thread(s))")
+          f"  ({figures['speakers']} speakers, {figures['alone_threads']} speaker-model thread(s))")
     print(f"{'clip cut (30 s, 720p)':<34} {figures['cut']:8.2f} {figures['cut'] / CLIP_SECONDS:12.3f}"
           f"  per clip second; ffmpeg used {figures['cut_cpu']:.2f} CPU s")
     for label, value in figures["ratios"].items():
