@@ -202,7 +202,7 @@ def versions() -> dict:
 
 def machine() -> str:
     import torch
-    from pipeline import transcribe
+    from pipeline import threads
     model = platform.processor() or "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -212,8 +212,8 @@ def machine() -> str:
     except OSError:
         pass
     return (f"{os.cpu_count()} CPUs ({model}), torch threads {torch.get_num_threads()} "
-            f"(diarizing alone: the cores idle at the start), Whisper CPU threads "
-            f"{transcribe.cpu_threads_for(0)}, {platform.system()} {platform.machine()}, Python {platform.python_version()}")
+            f"(diarizing alone: the cores idle at the start), Whisper threads {threads.whisper_encoder_threads()} "
+            f"(beam search {threads.WHISPER_DECODER_THREADS}), {platform.system()} {platform.machine()}, Python {platform.python_version()}")
 
 
 def pct(value) -> str:

@@ -6,8 +6,8 @@ It synthesises a two-speaker dialogue (espeak-ng voices from tests.media) muxed 
 video, then, in one process and with every model loaded beforehand, times:
 
 1. bare faster-whisper on the same audio (word timestamps, VAD filter, every segment consumed),
-   once with faster-whisper's default threads and once with one thread; the faster of the two is
-   the floor the pipeline is held to;
+   with faster-whisper's default threads, with one thread and with every core; the fastest is the
+   floor the pipeline is held to;
 2. the full `pipeline.run.analyze` from the local file (copy, audio, transcription beside
    diarization, segments), each time into a fresh folder;
 3. diarization on its own (models loaded, the transcript's words given), as the app runs it when
@@ -204,13 +204,17 @@ def main(argv: list[str] | None = None) -> int:
         model_path = resolve_whisper_model(options.whisper_model, options.models_dir)
         # Load everything before any clock starts: the bare models and the pipeline's.
         from faster_whisper import WhisperModel
-        bare_models = {"default threads": WhisperModel(model_path, device="cpu", compute_type="int8"),
-                       "1 thread": WhisperModel(model_path, device="cpu", compute_type="int8", cpu_threads=1)}
+        cores = threads.available_cores()
+        bare_models = {"default threads": WhisperModel(model_path, device="cpu", compute_type="int8")}
+        for count in sorted({1, cores}):
+            bare_models[f"{count} thread(s)"] = WhisperModel(model_path, device="cpu", compute_type="int8",
+                                                             cpu_threads=count)
         run.warm_up(options)
-        print(f"threads    {threads.available_cores()} cores; pipeline: Whisper {transcribe.cpu_threads_for(0)} "
-              f"thread(s), speaker model {threads.speaker_threads(beside_whisper=True)} beside it and the idle "
-              f"cores alone (per round below); bare: faster-whisper's default "
-              f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}) and 1")
+        print(f"threads    {cores} cores; pipeline: Whisper's encoder and aligner {threads.whisper_encoder_threads()} "
+              f"thread(s), its beam search {threads.WHISPER_DECODER_THREADS}, speaker model "
+              f"{threads.speaker_threads(beside_whisper=True)} beside it and the idle cores alone (per round below); "
+              f"bare: faster-whisper's default (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}), "
+              + " and ".join(str(count) for count in sorted({1, cores})))
         rounds = {"quiet": measure(work, video, wav, duration, options, bare_models, args.pairs)}
         if not args.no_busy:
             with BusyCore():

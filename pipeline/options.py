@@ -22,7 +22,6 @@ class AnalysisOptions:
     compute_type: str = "default"  # resolved to int8 on CPU, float16 on CUDA
     device: str = "auto"
     language: Optional[str] = None
-    cpu_threads: int = 0  # Whisper's CPU threads; 0: as pipeline.threads chooses
     diarization: str = "auto"
     num_speakers: Optional[int] = None
     min_speakers: Optional[int] = None

@@ -1,11 +1,15 @@
 """CPU threads per model, chosen by measurement (2 vCPUs, Whisper base int8, CAM++):
 
-- faster-whisper's sequential decoder gains nothing from a second thread: 0.194 x real time with
-  1 thread and with 2 (253 s of speech);
+- faster-whisper's beam search is slower on a second thread, its encoder and word aligner much
+  faster: on bench.speed's 183 s dialogue, 8 encodes took 12.0 s on 1 thread and 6.8 s on 2,
+  7 alignments 2.2 s and 1.4 s, the beam search 26.0 s and 35.4 s. So the beam search gets one
+  thread and the encoder and aligner every core (transcribe._WhisperModel): 31-32 s against
+  36-38.5 s for the whole transcription, 31.5-35 s against 37 s with diarization beside it, and the
+  same (39-41 s) with one core kept busy by another process;
 - CAM++ (ONNX Runtime) runs its windows in batches, which do use both: the 183 s dialogue's
   windows took 2.9-3.5 s with 2 threads and 4.4-5.2 s with 1;
-- so transcription keeps one core and diarization runs beside it on the rest, and the analysis
-  takes about as long as the transcription alone;
+- so diarization runs beside the transcription on the cores its beam search leaves, and the
+  analysis takes about as long as the transcription alone;
 - diarization on its own (transcript reused) gets the cores no other process is using. With one
   core kept busy by another process those windows took 5.2-5.4 s on 2 threads and 5.4-5.6 s on 1;
   in PyTorch, whose threads spin while they wait, 2 threads took twice as long as 1.
@@ -25,8 +29,12 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def whisper_threads() -> int:
-    return max(available_cores() - 1, 1)
+WHISPER_DECODER_THREADS = 1
+
+
+def whisper_encoder_threads() -> int:
+    """Whisper's encoder and word aligner: every core, also those diarization uses meanwhile."""
+    return available_cores()
 
 
 def _cpu_jiffies() -> tuple[int, int, int]:
@@ -52,10 +60,10 @@ def idle_cores(sample_seconds: float = IDLE_SAMPLE_SECONDS) -> float:
 
 
 def speaker_threads(beside_whisper: bool) -> int:
-    """Beside Whisper: the cores it leaves. Alone: the idle ones, since a torch thread that shares its
+    """Beside Whisper: the cores its beam search leaves. Alone: the idle ones, since a torch thread that shares its
     core with another process holds the others up at every step."""
     if beside_whisper:
-        return max(available_cores() - whisper_threads(), 1)
+        return max(available_cores() - WHISPER_DECODER_THREADS, 1)
     return max(min(round(idle_cores()), available_cores()), 1)
 
 

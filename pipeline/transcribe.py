@@ -5,8 +5,9 @@ measured here (Whisper base int8, bench/dialogues dev split): 0.10-0.13 x real t
 but a pooled WER of 12.5-16.7 % against 11.0 %, chunking at short pauses and without the previous
 text as context. A smaller beam was measured too: beam 3 decodes the 183 s dialogue of bench.speed in
 27 s against 34-38 s for the default 5, but the held-back WER rose (beam 3: 11.3 %, beam 4: 11.0 %,
-beam 5: 10.7 %). The time is won back instead by diarizing beside the transcription (pipeline.threads)
-and by encoding the first window once (_WhisperModel).
+beam 5: 10.7 %). The time is won back instead by diarizing beside the transcription (pipeline.threads),
+by running the encoder on every core while the beam search keeps one, and by encoding the first window
+once (both in _WhisperModel).
 
 Long audio is transcribed in pieces of about five minutes, each cut at its quietest moment near
 the end: faster-whisper computes the features of all the audio it is given at once, which for an
@@ -16,6 +17,7 @@ minutes that is one 30 s window in ten.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Iterator
 
@@ -23,6 +25,7 @@ import ctranslate2
 import numpy as np
 import soundfile
 from faster_whisper import WhisperModel
+from faster_whisper.utils import download_model
 
 from . import threads
 from .errors import ModelError
@@ -44,17 +47,35 @@ def compute_type_for(device: str, requested: str) -> str:
     return "float16" if device == "cuda" else "int8"
 
 
-def cpu_threads_for(requested: int) -> int:
-    return requested or threads.whisper_threads()
+class _DecoderApart:
+    """A CTranslate2 Whisper whose beam search (`generate`) runs on a second instance of the same
+    model with its own thread count; encoding, alignment and the rest stay on the first."""
+
+    def __init__(self, model: ctranslate2.models.Whisper, decoder: ctranslate2.models.Whisper):
+        self._model, self._decoder = model, decoder
+
+    def generate(self, *args, **kwargs):
+        return self._decoder.generate(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)
 
 
 class _WhisperModel(WhisperModel):
-    """faster-whisper 1.2 encodes the first 30 s twice when it detects the language: once to detect
-    it, once to decode (about 1.2 s of 32 for 3 minutes of audio on one core here). The same
-    features give the same encoder output, so the last one is kept for the next call."""
+    """faster-whisper 1.2 as the pipeline runs it on CPU, with the same words (tests/test_models.py):
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    - the encoder and word aligner run on `cpu_threads`, the beam search on `decoder_threads`,
+      since a second thread slows the one and speeds up the others (pipeline.threads);
+    - the first 30 s are encoded once, not twice when the language is detected (once to detect it,
+      once to decode: about 1.2 s of 32 for 3 minutes of audio on one core): the same features give
+      the same encoder output, so the last one is kept for the next call.
+    """
+
+    def __init__(self, model_path: str, device: str, compute_type: str, cpu_threads: int, decoder_threads: int):
+        super().__init__(model_path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+        if device == "cpu" and decoder_threads != cpu_threads:
+            self.model = _DecoderApart(self.model, ctranslate2.models.Whisper(
+                model_path, device=device, compute_type=compute_type, intra_threads=decoder_threads))
         self._last_encoded = threading.local()
 
     def encode(self, features: np.ndarray):
@@ -68,8 +89,10 @@ class _WhisperModel(WhisperModel):
 
 
 @functools.lru_cache(maxsize=2)
-def _load(model: str, device: str, compute_type: str, cpu_threads: int):
-    return _WhisperModel(model, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+def _load(model: str, device: str, compute_type: str):
+    model_path = model if os.path.isdir(model) else download_model(model)
+    return _WhisperModel(model_path, device, compute_type, cpu_threads=threads.whisper_encoder_threads(),
+                         decoder_threads=threads.WHISPER_DECODER_THREADS)
 
 
 def model_identity(options: AnalysisOptions) -> dict:
@@ -86,7 +109,7 @@ def load_model(options: AnalysisOptions):
     model = resolve_whisper_model(options.whisper_model, options.models_dir)
     device = _device(options.device)
     try:
-        return _load(model, device, compute_type_for(device, options.compute_type), cpu_threads_for(options.cpu_threads))
+        return _load(model, device, compute_type_for(device, options.compute_type))
     except Exception as error:  # hub, disk and CTranslate2 errors all mean "no model"
         raise ModelError(
             f"Could not load the Whisper model '{options.whisper_model}' ({type(error).__name__}). "
