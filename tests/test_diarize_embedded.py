@@ -145,3 +145,21 @@ def test_features_computed_in_blocks_equal_the_whole_at_once():
         assert blocks.shape == whole.shape
         assert torch.allclose(blocks, whole, atol=1e-4)
     assert campplus.fbank(torch.zeros(100)).shape == (0, 80)
+
+
+def test_speech_found_in_blocks_is_the_speech_found_at_once(interview_audio, monkeypatch):
+    """Blocks keep an hour's VAD from needing hundreds of megabytes at once. Silero starts each block
+    afresh, so a few frames differ, but speech running across a block's end stays one stretch."""
+    def frames(regions):
+        speech = np.zeros(len(interview_audio) // 160, dtype=bool)
+        for start, end in regions:
+            speech[int(start * 100):int(end * 100)] = True
+        return speech
+
+    whole = embedded_diarizer.speech_regions(interview_audio)
+    monkeypatch.setattr(embedded_diarizer, "VAD_BLOCK_SECONDS", 10.0)
+    blocks = embedded_diarizer.speech_regions(interview_audio)
+    edges = np.arange(10.0, len(interview_audio) / 16000, 10.0)
+    inside = [edge for edge in edges if any(start + 0.5 < edge < end - 0.5 for start, end in whole)]
+    assert inside and all(any(start < edge < end for start, end in blocks) for edge in inside)
+    assert np.mean(frames(blocks) == frames(whole)) >= 0.9  # two block ends in 29 s; an hour has five
