@@ -17,6 +17,7 @@ import onnxruntime
 import torch
 import torchaudio.compliance.kaldi as kaldi
 
+from . import heap
 from .models import bundled_speaker_models
 
 SAMPLE_RATE = 16000
@@ -66,7 +67,9 @@ def _session(threads: int) -> onnxruntime.InferenceSession:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return onnxruntime.InferenceSession(_onnx_model(), options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(_onnx_model(), options, providers=["CPUExecutionProvider"])
+    heap.release_free_memory()  # what the export used
+    return session
 
 
 FRAME_LENGTH, FRAME_SHIFT = 400, 160  # Kaldi fbank: 25 ms frames every 10 ms

@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from . import candidates, combine, diarize, download, exports, media, threads, transcribe
+from . import candidates, combine, diarize, download, exports, heap, media, threads, transcribe
 from .errors import MediaError
 from .files import write_json_atomic, write_text_atomic
 from .manifest import Manifest, stage_key
@@ -63,6 +63,7 @@ class _Stages:
 def analyze(source: str, out_dir: str | Path, options: AnalysisOptions,
             progress: ProgressCallback = no_progress) -> AnalysisResult:
     """Download, transcribe, diarize and propose clips; write result.json and exports into out_dir."""
+    heap.keep_large_arrays_apart()
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     stages = _Stages(folder, source)

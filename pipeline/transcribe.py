@@ -27,7 +27,7 @@ import soundfile
 from faster_whisper import WhisperModel
 from faster_whisper.utils import download_model
 
-from . import threads
+from . import heap, threads
 from .errors import ModelError
 from .models import resolve_whisper_model
 from .options import AnalysisOptions, ProgressCallback, no_progress
@@ -91,8 +91,10 @@ class _WhisperModel(WhisperModel):
 @functools.lru_cache(maxsize=2)
 def _load(model: str, device: str, compute_type: str):
     model_path = model if os.path.isdir(model) else download_model(model)
-    return _WhisperModel(model_path, device, compute_type, cpu_threads=threads.whisper_encoder_threads(),
-                         decoder_threads=threads.WHISPER_DECODER_THREADS)
+    whisper = _WhisperModel(model_path, device, compute_type, cpu_threads=threads.whisper_encoder_threads(),
+                            decoder_threads=threads.WHISPER_DECODER_THREADS)
+    heap.release_free_memory()  # what reading and quantising the weights used
+    return whisper
 
 
 def model_identity(options: AnalysisOptions) -> dict:
