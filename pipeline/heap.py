@@ -2,13 +2,15 @@
 
 glibc keeps freed heap pages for reuse, so the resident size stays at its high-water mark after a
 step that allocates much and keeps little: exporting CAM++ to ONNX kept 160 MB resident where 90 MB
-were still in use, and loading Whisper a second time kept 124 MB for 80 MB of weights. And after
-freeing a large array, glibc raises the size from which arrays get pages of their own (returned
-when freed) up to 32 MB, so the next arrays of a few megabytes go to the heap, where two threads'
-alternating work fragments it. For an hour of video (bench.long) the peak was 2.13 GB; trimming
-after the export and the Whisper load: 2.04 GB; with the threshold also fixed at 8 MB: 1.91 GB, at
-the same speed (1 MB was twice as slow: Whisper's beam search allocates buffers of about 1 MB at
-every step).
+were still in use, and loading Whisper a second time kept 124 MB for 80 MB of weights. It also gives
+each new thread that allocates its own heap ("arena"), up to 8 per core, and the analysis has many
+threads (Whisper's, the listener's, ONNX Runtime's): each heap keeps its own freed pages.
+
+Measured on an hour of video (bench.long), peak resident memory: 2.13 GB as glibc does it, 2.04 GB
+trimming after the export and the Whisper load, below 2 GB with two arenas as well (1.99 GB over
+the first 200 s). Whisper beside the listener took as long either way (32.2-33.7 s for 183 s).
+Arrays from 8 MB up on pages of their own (mallopt M_MMAP_THRESHOLD) kept it at 1.87 GB but made
+Whisper 17-30 % slower, so that stays glibc's choice.
 """
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ import ctypes
 import ctypes.util
 import functools
 
-M_MMAP_THRESHOLD = -3  # mallopt parameter, from glibc's malloc.h
-OWN_PAGES_FROM_BYTES = 8 * 1024 * 1024
+M_ARENA_MAX = -8  # mallopt parameter, from glibc's malloc.h
+ARENAS = 2
 
 
 @functools.lru_cache(maxsize=1)
@@ -38,8 +40,8 @@ def release_free_memory() -> None:
         glibc.malloc_trim(0)
 
 
-def keep_large_arrays_apart() -> None:
-    """Arrays from OWN_PAGES_FROM_BYTES up get pages of their own, whatever was freed before."""
+def share_heaps() -> None:
+    """At most ARENAS heaps for the threads that allocate from now on."""
     glibc = _glibc()
     if glibc is not None:
-        glibc.mallopt(M_MMAP_THRESHOLD, OWN_PAGES_FROM_BYTES)
+        glibc.mallopt(M_ARENA_MAX, ARENAS)

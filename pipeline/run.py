@@ -63,7 +63,7 @@ class _Stages:
 def analyze(source: str, out_dir: str | Path, options: AnalysisOptions,
             progress: ProgressCallback = no_progress) -> AnalysisResult:
     """Download, transcribe, diarize and propose clips; write result.json and exports into out_dir."""
-    heap.keep_large_arrays_apart()
+    heap.share_heaps()
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     stages = _Stages(folder, source)
@@ -95,6 +95,7 @@ def analyze(source: str, out_dir: str | Path, options: AnalysisOptions,
 def warm_up(options: AnalysisOptions) -> None:
     """Load what an analysis uses (Whisper, the speaker models, VADER's lexicon, pyannote.core for
     RTTM, which imports matplotlib: 1.2 s), so the first job pays no start-up cost."""
+    heap.share_heaps()  # before the models start their threads
     transcribe.load_model(options)
     threads.use_torch_threads(threads.speaker_threads(beside_whisper=True))  # as a new job's diarization runs
     diarize.warm_up()
