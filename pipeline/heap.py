@@ -7,8 +7,8 @@ each new thread that allocates its own heap ("arena"), up to 8 per core, and the
 threads (Whisper's, the listener's, ONNX Runtime's): each heap keeps its own freed pages.
 
 Measured on an hour of video (bench.long), peak resident memory: 2.13 GB as glibc does it, 2.04 GB
-trimming after the export and the Whisper load, below 2 GB with two arenas as well (1.99 GB over
-the first 200 s). Whisper beside the listener took as long either way (32.2-33.7 s for 183 s).
+trimming after the export and the Whisper load, 1.95 GB with two arenas as well. Whisper beside the
+listener took as long with two arenas as without (32.2-33.7 s for 183 s).
 Arrays from 8 MB up on pages of their own (mallopt M_MMAP_THRESHOLD) kept it at 1.87 GB but made
 Whisper 17-30 % slower, so that stays glibc's choice.
 """
