@@ -205,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         # Load everything before any clock starts: the bare models and the pipeline's.
         from faster_whisper import WhisperModel
         cores = threads.available_cores()
+        bare_threads = sorted({1, cores})
         bare_models = {"default threads": WhisperModel(model_path, device="cpu", compute_type="int8")}
-        for count in sorted({1, cores}):
+        for count in bare_threads:
             bare_models[f"{count} thread(s)"] = WhisperModel(model_path, device="cpu", compute_type="int8",
                                                              cpu_threads=count)
         run.warm_up(options)
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
               f"thread(s), its beam search {threads.WHISPER_DECODER_THREADS}, speaker model "
               f"{threads.speaker_threads(beside_whisper=True)} beside it and the idle cores alone (per round below); "
               f"bare: faster-whisper's default (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}), "
-              + " and ".join(str(count) for count in sorted({1, cores})))
+              + " and ".join(str(count) for count in bare_threads))
         rounds = {"quiet": measure(work, video, wav, duration, options, bare_models, args.pairs)}
         if not args.no_busy:
             with BusyCore():

@@ -63,7 +63,7 @@ class _Stages:
 def analyze(source: str, out_dir: str | Path, options: AnalysisOptions,
             progress: ProgressCallback = no_progress) -> AnalysisResult:
     """Download, transcribe, diarize and propose clips; write result.json and exports into out_dir."""
-    heap.share_heaps()
+    heap.share_heaps()  # also here: the command line analyses without a warm-up
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     stages = _Stages(folder, source)

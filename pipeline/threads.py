@@ -60,8 +60,8 @@ def idle_cores(sample_seconds: float = IDLE_SAMPLE_SECONDS) -> float:
 
 
 def speaker_threads(beside_whisper: bool) -> int:
-    """Beside Whisper: the cores its beam search leaves. Alone: the idle ones, since a torch thread that shares its
-    core with another process holds the others up at every step."""
+    """Beside Whisper: the cores its beam search leaves. Alone: the idle ones, since a thread that
+    shares its core with another process holds the others up at every step."""
     if beside_whisper:
         return max(available_cores() - WHISPER_DECODER_THREADS, 1)
     return max(min(round(idle_cores()), available_cores()), 1)
