@@ -98,7 +98,7 @@ def test_a_short_answer_gets_the_speaker_its_own_voiceprint_names():
     windows = [(i * 100, i * 100 + 150) for i in range(60)]  # A speaks for 30 s, then B
     none = Utterances([], np.zeros((0, 192), np.float32))
     evidence = embedded_diarizer.Evidence(61.5, [(0.0, 61.5)], windows, np.concatenate([near(a, 30), near(b, 30)]),
-                                          none, none)
+                                          [(0.0, 61.5)], none, none)
     answer = Utterances([(12.2, 12.8)], near(b, 1))
     spoke_at = lambda turns: {turn.speaker for turn in turns if turn.start <= 12.5 < turn.end}
     without = embedded_diarizer.label(evidence, SpeakerCount()).turns
@@ -106,6 +106,24 @@ def test_a_short_answer_gets_the_speaker_its_own_voiceprint_names():
     assert spoke_at(without) == {"SPEAKER_00"}
     assert spoke_at(turns) == {"SPEAKER_01"}
     assert [turn.speaker for turn in turns].count("SPEAKER_01") == 2
+
+
+def test_a_speaker_change_moves_to_the_pause_before_the_new_voice():
+    """A speaks for 30 s, then B. The windows place the change a little after 30 s; a pause between
+    phrases within SNAP_REACH takes it, and one further away does not."""
+    rng = np.random.default_rng(6)
+    a, b = (v / np.linalg.norm(v) for v in rng.standard_normal((2, 192)))
+    near = lambda centre, n: (lambda x: x / np.linalg.norm(x, axis=1, keepdims=True))(centre + 0.03 * rng.standard_normal((n, 192)))
+    windows = [(i * 100, i * 100 + 150) for i in range(60)]
+    none = Utterances([], np.zeros((0, 192), np.float32))
+    evidence = embedded_diarizer.Evidence(61.5, [(0.0, 61.5)], windows, np.concatenate([near(a, 30), near(b, 30)]),
+                                          [(0.0, 61.5)], none, none)
+    change = lambda phrases: [turn.end for turn in embedded_diarizer.label(replace(evidence, phrases=phrases),
+                                                                           SpeakerCount()).turns][:-1]
+    unsnapped = change([(0.0, 61.5)])
+    assert len(unsnapped) == 1 and 30.3 <= unsnapped[0] <= 30.6
+    assert change([(0.0, 29.9), (30.1, 61.5)]) == [29.9]
+    assert change([(0.0, 28.6), (28.8, 61.5)]) == unsnapped
 
 
 def test_short_spans_are_those_too_short_for_a_whole_utterance_voiceprint():
