@@ -331,11 +331,10 @@ def _frame_labels(windows, similarities, regions, total_seconds,
 
 def _snap_changes(turns: list[list], phrases: list[tuple[float, float]]) -> list[list]:
     """Each change between two adjoining turns moved to the start of the nearest pause between
-    `phrases` within SNAP_REACH seconds, if that pause lies inside the two turns."""
-    pause_starts = np.array([end for (_, end), (start, _) in zip(phrases, phrases[1:]) if start > end])
-    pause_ends = np.array([start for (_, end), (start, _) in zip(phrases, phrases[1:]) if start > end])
-    if not len(pause_starts):
+    `phrases` (sorted, apart) within SNAP_REACH seconds, if that pause lies inside the two turns."""
+    if len(phrases) < 2:
         return turns
+    pause_starts, pause_ends = np.array([(end, start) for (_, end), (start, _) in zip(phrases, phrases[1:])]).T
     for before, after in zip(turns, turns[1:]):
         if before[1] != after[0]:
             continue
