@@ -88,8 +88,10 @@ class _WhisperModel(WhisperModel):
         return output
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=1)
 def _load(model: str, device: str, compute_type: str):
+    """One model kept at a time: it holds two CTranslate2 copies (see _WhisperModel), jobs run one
+    after another, and a second cached model would keep its memory after the user switched."""
     model_path = model if os.path.isdir(model) else download_model(model)
     whisper = _WhisperModel(model_path, device, compute_type, cpu_threads=threads.whisper_encoder_threads(),
                             decoder_threads=threads.WHISPER_DECODER_THREADS)
