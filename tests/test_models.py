@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +104,18 @@ def test_language_detection_reuses_the_first_windows_encoding(interview, tmp_pat
     plain = WhisperModel(str(MODELS_DIR / "whisper-base"), device="cpu", compute_type="int8", cpu_threads=1)
     assert words(plain) == ours and len(ours) > 100
     assert ours_encoded == len(encoded) - 1 >= 2
+
+
+def test_on_one_core_whisper_is_loaded_once_on_one_thread():
+    """A one-core machine has no second core to split Whisper across: one CTranslate2 copy, and the
+    speaker model beside it gets the one thread there is."""
+    code = ("from pipeline import threads, transcribe; from pipeline.options import AnalysisOptions; "
+            f"model = transcribe.load_model(AnalysisOptions(models_dir={str(MODELS_DIR)!r})); "
+            "print(threads.available_cores(), type(model.model).__name__, threads.speaker_threads(beside_whisper=True))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "Whisper", "1"]
 
 
 def test_an_empty_recording_is_one_empty_piece(tmp_path):
