@@ -40,7 +40,7 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps
 from scipy.cluster.hierarchy import fcluster, linkage
 from sklearn.cluster import AgglomerativeClustering, KMeans
 
-from . import campplus, utterances
+from . import campplus, silero, utterances  # silero: its speech and phrases share one Silero run with Whisper
 from .types import SpeakerTurn
 
 SAMPLE_RATE = 16000

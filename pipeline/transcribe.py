@@ -27,7 +27,7 @@ import soundfile
 from faster_whisper import WhisperModel
 from faster_whisper.utils import download_model
 
-from . import heap, threads
+from . import heap, silero, threads  # silero: faster-whisper's VAD filter shares its Silero run
 from .errors import ModelError
 from .models import resolve_whisper_model
 from .options import AnalysisOptions, ProgressCallback, no_progress
