@@ -5,7 +5,8 @@ faster-whisper's VAD filter and the embedded diarizer's two segmentations (speec
 between short pauses) each call faster_whisper.vad.get_speech_timestamps, which runs Silero over
 the audio and then applies its own thresholds. The probabilities depend on the samples alone, so
 the model that function fetches (faster_whisper.vad.get_vad_model) is wrapped to remember them by
-the samples' digest. That function has no other way in; faster-whisper is pinned, and
+the samples' digest. That function takes audio, never probabilities (Silero's own neither:
+snakers4/silero-vad#273), so this is the one way in; faster-whisper is pinned, and
 tests/test_silero.py checks that the wrapped model is the one used.
 """
 from __future__ import annotations
