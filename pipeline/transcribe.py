@@ -5,7 +5,9 @@ measured here (Whisper base int8, bench/dialogues dev split): 0.10-0.13 x real t
 but a pooled WER of 12.5-16.7 % against 11.0 %, chunking at short pauses and without the previous
 text as context. A smaller beam was measured too: beam 3 decodes the 183 s dialogue of bench.speed in
 27 s against 34-38 s for the default 5, but the held-back WER rose (beam 3: 11.3 %, beam 4: 11.0 %,
-beam 5: 10.7 %). The time is won back instead by diarizing beside the transcription (pipeline.threads),
+beam 5: 10.7 %). So was decoding two pieces side by side, one per core: the analysis took 0.92 x
+the bare pass quiet and 1.02 with one core busy, and the WER rose on both synthetic splits
+(docs/diarization.md). The time is won back instead by diarizing beside the transcription (pipeline.threads),
 by running the encoder on every core while the beam search keeps one, and by encoding the first window
 once (both in _WhisperModel).
 
