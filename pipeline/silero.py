@@ -24,7 +24,8 @@ REMEMBERED = 32  # stretches: a job's Whisper pieces and diarizer blocks (each a
 
 class _Remembering:
     """Silero's probabilities by audio digest. The lock is held while computing, so a second caller
-    with the same audio waits for the first one's result instead of computing it again."""
+    with the same audio waits for the first one's result instead of computing it again. Callers
+    share the arrays, so they are read-only: a change in place fails instead of reaching another."""
 
     def __init__(self, model):
         self._model = model
@@ -40,6 +41,7 @@ class _Remembering:
                 self._probabilities.move_to_end(key)
                 return self._probabilities[key]
             probabilities = self._model(audio, *args, **kwargs)
+            probabilities.setflags(write=False)
             self.runs += 1
             self._probabilities[key] = probabilities
             if len(self._probabilities) > REMEMBERED:

@@ -25,6 +25,7 @@ def test_the_same_audio_gives_the_library_models_probabilities_from_one_run(inte
     assert np.array_equal(first, silero._library_model()(padded))
     other = model(padded * 0.5)
     assert model.runs == runs + 2 and not np.array_equal(other, first)
+    assert not first.flags.writeable  # shared between callers
 
 
 def test_whisper_and_the_diarizer_share_one_silero_run(interview):
